@@ -1,0 +1,19 @@
+//! Memory: physical frames, the kernel's page tables, guarded stacks and the heap.
+//!
+//! [`frame`] and [`paging`] are plain logic (host-tested); the rest wires them to the
+//! machine at boot ([`init`]) and serves the rest of the kernel.
+
+pub mod frame;
+pub mod paging;
+
+#[cfg(target_os = "none")]
+mod heap;
+#[cfg(target_os = "none")]
+mod kernel_space;
+#[cfg(target_os = "none")]
+pub mod stack;
+
+#[cfg(target_os = "none")]
+pub use heap::stats as heap_stats;
+#[cfg(target_os = "none")]
+pub(crate) use kernel_space::{init, map_device};

@@ -1,0 +1,388 @@
+//! Four-level x86_64 page tables that the kernel builds and owns.
+//!
+//! [`PageTables`] writes table entries through a direct map (`virt = phys + phys_offset`)
+//! and takes new table frames from a [`TableFrames`] source, so the same code runs on the
+//! host against fake memory in the tests. It knows nothing of the live CPU: installing the
+//! root and flushing the TLB belong to `arch`.
+
+use super::frame::{FrameAllocator, PAGE_SIZE};
+
+const PRESENT: u64 = 1;
+const WRITABLE: u64 = 1 << 1;
+const WRITE_THROUGH: u64 = 1 << 3;
+const NO_CACHE: u64 = 1 << 4;
+const HUGE: u64 = 1 << 7;
+const GLOBAL: u64 = 1 << 8;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+/// Leaf flags that a split of a 2 MiB page copies to its 4 KiB pages.
+const LEAF_FLAGS: u64 = WRITABLE | WRITE_THROUGH | NO_CACHE | GLOBAL | NO_EXECUTE;
+
+pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
+const ENTRIES: usize = 512;
+
+/// What a mapping allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub writable: bool,
+    pub executable: bool,
+    /// Device memory: caching off.
+    pub uncached: bool,
+}
+
+impl Access {
+    pub const TEXT: Self = Self { writable: false, executable: true, uncached: false };
+    pub const READ_ONLY: Self = Self { writable: false, executable: false, uncached: false };
+    pub const DATA: Self = Self { writable: true, executable: false, uncached: false };
+    pub const DEVICE: Self = Self { writable: true, executable: false, uncached: true };
+
+    fn bits(self) -> u64 {
+        let mut bits = PRESENT | GLOBAL;
+        if self.writable {
+            bits |= WRITABLE;
+        }
+        if !self.executable {
+            bits |= NO_EXECUTE;
+        }
+        if self.uncached {
+            bits |= NO_CACHE | WRITE_THROUGH;
+        }
+        bits
+    }
+
+    fn from_bits(bits: u64) -> Self {
+        Self {
+            writable: bits & WRITABLE != 0,
+            executable: bits & NO_EXECUTE == 0,
+            uncached: bits & NO_CACHE != 0,
+        }
+    }
+}
+
+/// Why a page-table operation failed. Nothing is changed when one is returned, except
+/// that intermediate tables allocated on the way stay in place (empty, harmless).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame left for a page table.
+    OutOfFrames,
+    /// Part of the range is already mapped; the address is the first clash.
+    AlreadyMapped(u64),
+    /// The address is not mapped.
+    NotMapped(u64),
+    /// Address or length not a multiple of 4 KiB, or the range wraps.
+    Misaligned,
+}
+
+/// Where new page-table frames come from.
+pub trait TableFrames {
+    /// One zero-able frame for a page table, or `None` when memory is exhausted.
+    fn alloc_table(&mut self) -> Option<u64>;
+}
+
+impl TableFrames for FrameAllocator {
+    fn alloc_table(&mut self) -> Option<u64> {
+        self.alloc(1, 1).ok()
+    }
+}
+
+/// A translation found by [`PageTables::translate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Translation {
+    pub phys: u64,
+    pub access: Access,
+    /// Size of the page holding the address (4 KiB or 2 MiB).
+    pub page_size: u64,
+}
+
+/// A page-table hierarchy rooted at a PML4 frame.
+#[derive(Debug)]
+pub struct PageTables {
+    root: u64,
+    phys_offset: u64,
+}
+
+impl PageTables {
+    /// Creates an empty hierarchy.
+    ///
+    /// # Safety
+    /// Every frame `frames` hands out, now and in later calls on the result, must be
+    /// memory that nothing else uses and that is readable and writable at
+    /// `phys + phys_offset` for as long as these tables live.
+    pub unsafe fn new(frames: &mut impl TableFrames, phys_offset: u64) -> Result<Self, MapError> {
+        let mut tables = Self { root: 0, phys_offset };
+        // SAFETY: the caller's contract covers the frames this allocates.
+        tables.root = unsafe { tables.new_table(frames)? };
+        Ok(tables)
+    }
+
+    /// Physical address of the PML4, for CR3.
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Maps `[virt, virt + len)` to `[phys, phys + len)`, with 2 MiB pages where both
+    /// sides are aligned.
+    ///
+    /// # Safety
+    /// The contract of [`PageTables::new`] holds for `frames`. If these tables are live,
+    /// the caller keeps what it maps meaningful (no aliasing of memory Rust owns elsewhere).
+    pub unsafe fn map(
+        &mut self,
+        frames: &mut impl TableFrames,
+        virt: u64,
+        phys: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<(), MapError> {
+        if !(virt | phys | len).is_multiple_of(PAGE_SIZE)
+            || virt.checked_add(len).is_none()
+            || phys.checked_add(len).is_none()
+        {
+            return Err(MapError::Misaligned);
+        }
+        let mut done = 0;
+        while done < len {
+            let (v, p) = (virt + done, phys + done);
+            let huge = (v | p).is_multiple_of(HUGE_PAGE_SIZE) && len - done >= HUGE_PAGE_SIZE;
+            // SAFETY: forwarded contract of this function.
+            let entry = unsafe { self.leaf_entry(frames, v, huge)? };
+            // SAFETY: `leaf_entry` returns a pointer into a table frame we own.
+            let old = unsafe { entry.read() };
+            if old & PRESENT != 0 {
+                return Err(MapError::AlreadyMapped(v));
+            }
+            let bits = access.bits() | if huge { HUGE } else { 0 };
+            // SAFETY: as above.
+            unsafe { entry.write(p | bits) };
+            done += if huge { HUGE_PAGE_SIZE } else { PAGE_SIZE };
+        }
+        Ok(())
+    }
+
+    /// Unmaps the 4 KiB page at `virt`, splitting a 2 MiB page around it if needed.
+    /// The caller flushes the TLB entry if these tables are live.
+    ///
+    /// # Safety
+    /// The contract of [`PageTables::new`] holds for `frames`; nothing may use the page.
+    pub unsafe fn unmap_page(
+        &mut self,
+        frames: &mut impl TableFrames,
+        virt: u64,
+    ) -> Result<(), MapError> {
+        if !virt.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Misaligned);
+        }
+        let mut table = self.root;
+        for level in [3u32, 2, 1] {
+            let index = table_index(virt, level);
+            // SAFETY: `table` is a table frame of this hierarchy.
+            let entry = unsafe { self.entry_ptr(table, index) };
+            // SAFETY: as above.
+            let value = unsafe { entry.read() };
+            if value & PRESENT == 0 {
+                return Err(MapError::NotMapped(virt));
+            }
+            if value & HUGE != 0 {
+                if level != 1 {
+                    return Err(MapError::Misaligned);
+                }
+                // Split the 2 MiB page into 512 pages of 4 KiB with the same rights.
+                // SAFETY: forwarded contract.
+                let pt = unsafe { self.new_table(frames)? };
+                let base = value & ADDRESS_MASK & !(HUGE_PAGE_SIZE - 1);
+                let flags = value & LEAF_FLAGS;
+                for i in 0..ENTRIES {
+                    // SAFETY: `pt` is a fresh table frame we own.
+                    unsafe { self.entry_ptr(pt, i).write((base + i as u64 * PAGE_SIZE) | flags | PRESENT) };
+                }
+                // SAFETY: `entry` points into a table we own.
+                unsafe { entry.write(pt | PRESENT | WRITABLE) };
+                table = pt;
+                break;
+            }
+            table = value & ADDRESS_MASK;
+        }
+        // SAFETY: `table` is now the page table (level 0) holding `virt`.
+        let entry = unsafe { self.entry_ptr(table, table_index(virt, 0)) };
+        // SAFETY: as above.
+        if unsafe { entry.read() } & PRESENT == 0 {
+            return Err(MapError::NotMapped(virt));
+        }
+        // SAFETY: as above.
+        unsafe { entry.write(0) };
+        Ok(())
+    }
+
+    /// Where `virt` maps to, if anywhere.
+    pub fn translate(&self, virt: u64) -> Option<Translation> {
+        let mut table = self.root;
+        for level in [3u32, 2, 1, 0] {
+            // SAFETY: `table` is a table frame of this hierarchy (contract of `new`).
+            let value = unsafe { self.entry_ptr(table, table_index(virt, level)).read() };
+            if value & PRESENT == 0 {
+                return None;
+            }
+            if level == 0 || value & HUGE != 0 {
+                let page_size = if level == 0 { PAGE_SIZE } else { HUGE_PAGE_SIZE };
+                let base = value & ADDRESS_MASK & !(page_size - 1);
+                return Some(Translation {
+                    phys: base + (virt & (page_size - 1)),
+                    access: Access::from_bits(value),
+                    page_size,
+                });
+            }
+            table = value & ADDRESS_MASK;
+        }
+        None
+    }
+
+    /// Pointer to the leaf entry for `virt`, creating intermediate tables. `huge` stops
+    /// at the page directory (2 MiB leaf).
+    unsafe fn leaf_entry(
+        &mut self,
+        frames: &mut impl TableFrames,
+        virt: u64,
+        huge: bool,
+    ) -> Result<*mut u64, MapError> {
+        let mut table = self.root;
+        let last = if huge { 1 } else { 0 };
+        for level in (last + 1..=3).rev() {
+            // SAFETY: `table` is a table frame of this hierarchy.
+            let entry = unsafe { self.entry_ptr(table, table_index(virt, level)) };
+            // SAFETY: as above.
+            let value = unsafe { entry.read() };
+            table = if value & PRESENT == 0 {
+                // SAFETY: forwarded contract.
+                let next = unsafe { self.new_table(frames)? };
+                // SAFETY: as above.
+                unsafe { entry.write(next | PRESENT | WRITABLE) };
+                next
+            } else if value & HUGE != 0 {
+                return Err(MapError::AlreadyMapped(virt));
+            } else {
+                value & ADDRESS_MASK
+            };
+        }
+        // SAFETY: `table` is a table frame at level `last`.
+        Ok(unsafe { self.entry_ptr(table, table_index(virt, last)) })
+    }
+
+    /// Allocates and zeroes a table frame.
+    unsafe fn new_table(&mut self, frames: &mut impl TableFrames) -> Result<u64, MapError> {
+        let frame = frames.alloc_table().ok_or(MapError::OutOfFrames)?;
+        for i in 0..ENTRIES {
+            // SAFETY: the frame is ours and reachable through the direct map (contract).
+            unsafe { self.entry_ptr(frame, i).write(0) };
+        }
+        Ok(frame)
+    }
+
+    /// # Safety
+    /// `table` must be a table frame reachable through the direct map.
+    unsafe fn entry_ptr(&self, table: u64, index: usize) -> *mut u64 {
+        ((table + self.phys_offset) as *mut u64).wrapping_add(index)
+    }
+}
+
+/// Index into the table at `level` (3 = PML4, 0 = page table) for `virt`.
+fn table_index(virt: u64, level: u32) -> usize {
+    ((virt >> (12 + 9 * level)) & 0x1ff) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::frame::FrameAllocator;
+
+    /// Fake physical memory: "physical" address 0 is the start of a heap buffer.
+    struct FakeMemory {
+        buffer: Vec<[u64; ENTRIES]>,
+        frames: FrameAllocator,
+    }
+
+    impl FakeMemory {
+        fn new(pages: usize) -> Self {
+            let mut frames = FrameAllocator::new();
+            frames.add(0, pages as u64 * PAGE_SIZE).unwrap();
+            Self { buffer: vec![[0; ENTRIES]; pages], frames }
+        }
+
+        fn tables(&mut self) -> PageTables {
+            let offset = self.buffer.as_mut_ptr() as u64;
+            // SAFETY: the frames index into `buffer`, which outlives the test's tables.
+            unsafe { PageTables::new(&mut self.frames, offset).unwrap() }
+        }
+    }
+
+    #[test]
+    fn maps_small_and_huge_pages() {
+        let mut mem = FakeMemory::new(64);
+        let mut pt = mem.tables();
+        // SAFETY: fake memory, nothing is live.
+        unsafe {
+            pt.map(&mut mem.frames, 0x10_0000, 0x10_0000, 0x3000, Access::TEXT).unwrap();
+            pt.map(&mut mem.frames, 0x4000_0000, 0x20_0000, 4 << 20, Access::DATA).unwrap();
+        }
+        let t = pt.translate(0x10_1234).unwrap();
+        assert_eq!((t.phys, t.access, t.page_size), (0x10_1234, Access::TEXT, PAGE_SIZE));
+        let t = pt.translate(0x4030_0010).unwrap();
+        assert_eq!((t.phys, t.access, t.page_size), (0x50_0010, Access::DATA, HUGE_PAGE_SIZE));
+        assert_eq!(pt.translate(0x10_3000), None);
+        assert_eq!(pt.translate(0), None);
+    }
+
+    #[test]
+    fn mixed_alignment_uses_small_pages_at_the_edges() {
+        let mut mem = FakeMemory::new(64);
+        let mut pt = mem.tables();
+        // SAFETY: fake memory.
+        unsafe { pt.map(&mut mem.frames, 0x1f_f000, 0x1f_f000, 0x20_2000, Access::DATA).unwrap() };
+        assert_eq!(pt.translate(0x1f_f000).unwrap().page_size, PAGE_SIZE);
+        assert_eq!(pt.translate(0x20_0000).unwrap().page_size, HUGE_PAGE_SIZE);
+        assert_eq!(pt.translate(0x40_0000).unwrap().page_size, PAGE_SIZE);
+        assert_eq!(pt.translate(0x40_1000), None);
+    }
+
+    #[test]
+    fn refuses_overlaps_and_misalignment() {
+        let mut mem = FakeMemory::new(64);
+        let mut pt = mem.tables();
+        // SAFETY: fake memory.
+        unsafe {
+            pt.map(&mut mem.frames, 0x20_0000, 0, HUGE_PAGE_SIZE, Access::DATA).unwrap();
+            assert_eq!(
+                pt.map(&mut mem.frames, 0x20_1000, 0, PAGE_SIZE, Access::DATA),
+                Err(MapError::AlreadyMapped(0x20_1000))
+            );
+            assert_eq!(
+                pt.map(&mut mem.frames, 0x1000, 0x10, PAGE_SIZE, Access::DATA),
+                Err(MapError::Misaligned)
+            );
+        }
+    }
+
+    #[test]
+    fn unmap_splits_huge_pages_and_keeps_neighbours() {
+        let mut mem = FakeMemory::new(64);
+        let mut pt = mem.tables();
+        // SAFETY: fake memory.
+        unsafe {
+            pt.map(&mut mem.frames, 0x20_0000, 0x60_0000, HUGE_PAGE_SIZE, Access::DATA).unwrap();
+            pt.unmap_page(&mut mem.frames, 0x20_5000).unwrap();
+            assert_eq!(pt.unmap_page(&mut mem.frames, 0x20_5000), Err(MapError::NotMapped(0x20_5000)));
+        }
+        assert_eq!(pt.translate(0x20_5000), None);
+        let t = pt.translate(0x20_6008).unwrap();
+        assert_eq!((t.phys, t.access, t.page_size), (0x60_6008, Access::DATA, PAGE_SIZE));
+        assert_eq!(pt.translate(0x20_4000).unwrap().phys, 0x60_4000);
+    }
+
+    #[test]
+    fn running_out_of_frames_is_an_error() {
+        let mut mem = FakeMemory::new(2);
+        let mut pt = mem.tables();
+        // SAFETY: fake memory.
+        let result = unsafe { pt.map(&mut mem.frames, 0x1000, 0x1000, PAGE_SIZE, Access::DATA) };
+        assert_eq!(result, Err(MapError::OutOfFrames));
+    }
+}
