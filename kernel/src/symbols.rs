@@ -122,6 +122,23 @@ impl<'a> SymbolTable<'a> {
     }
 }
 
+/// The table linked into this image (empty if the image was linked without one).
+#[cfg(target_os = "none")]
+pub(crate) fn in_image() -> SymbolTable<'static> {
+    unsafe extern "C" {
+        static __ksyms_start: u8;
+        static __ksyms_end: u8;
+    }
+    // SAFETY: the linker script brackets the read-only `.ksyms` section with these symbols;
+    // the bytes between them are never written.
+    let bytes = unsafe {
+        let start = core::ptr::addr_of!(__ksyms_start);
+        let end = core::ptr::addr_of!(__ksyms_end);
+        core::slice::from_raw_parts(start, end as usize - start as usize)
+    };
+    SymbolTable::parse(bytes).unwrap_or(SymbolTable { base: 0, entries: &[], names: &[] })
+}
+
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
     let mut word = [0; 4];
     word.copy_from_slice(&bytes[at..at + 4]);

@@ -16,4 +16,6 @@ pub mod stack;
 #[cfg(target_os = "none")]
 pub use heap::stats as heap_stats;
 #[cfg(target_os = "none")]
-pub(crate) use kernel_space::{init, map_device};
+pub(crate) use heap::take_failure as take_alloc_failure;
+#[cfg(target_os = "none")]
+pub(crate) use kernel_space::{MemError, init, map_device};

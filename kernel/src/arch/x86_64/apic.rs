@@ -1,0 +1,135 @@
+//! Local APIC: the one-shot timer that wakes the CPU from `hlt`, and interrupt routing.
+//!
+//! The legacy 8259 PICs are remapped out of the exception range and masked. The timer
+//! uses TSC-deadline mode where the CPU has it (no calibration needed), else one-shot
+//! mode with a count calibrated against the TSC at boot.
+
+use super::cpu::{self, outb};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+pub(crate) const TIMER_VECTOR: u8 = 0x30;
+const SPURIOUS_VECTOR: u8 = 0xff;
+const PIC_BASE: u8 = 0x20;
+
+const IA32_APIC_BASE: u32 = 0x1b;
+const IA32_TSC_DEADLINE: u32 = 0x6e0;
+
+const REG_EOI: usize = 0xb0;
+const REG_SPURIOUS: usize = 0xf0;
+const REG_LVT_TIMER: usize = 0x320;
+const REG_TIMER_INITIAL: usize = 0x380;
+const REG_TIMER_CURRENT: usize = 0x390;
+const REG_TIMER_DIVIDE: usize = 0x3e0;
+
+const LVT_TSC_DEADLINE: u32 = 0b10 << 17;
+const LVT_MASKED: u32 = 1 << 16;
+
+static APIC_BASE: AtomicU64 = AtomicU64::new(0);
+static TSC_DEADLINE: AtomicBool = AtomicBool::new(false);
+/// One-shot mode: APIC timer ticks per 2^32 TSC ticks.
+static TICKS_PER_TSC_SHL32: AtomicU64 = AtomicU64::new(0);
+/// Timer interrupts taken, for diagnostics.
+static TIMER_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+
+fn write(reg: usize, value: u32) {
+    let base = APIC_BASE.load(Ordering::Relaxed);
+    // SAFETY: `base` is the APIC's register page, mapped uncached by `init`.
+    unsafe { ((base as usize + reg) as *mut u32).write_volatile(value) };
+}
+
+fn read(reg: usize) -> u32 {
+    let base = APIC_BASE.load(Ordering::Relaxed);
+    // SAFETY: as in `write`.
+    unsafe { ((base as usize + reg) as *const u32).read_volatile() }
+}
+
+/// Which timer mode is in use, for the boot log.
+pub(crate) fn timer_mode() -> &'static str {
+    if TSC_DEADLINE.load(Ordering::Relaxed) { "tsc-deadline" } else { "one-shot" }
+}
+
+/// Masks the PICs and enables the local APIC with its timer. `tsc_hz` calibrates one-shot mode.
+pub(crate) fn init(tsc_hz: u64) -> Result<(), &'static str> {
+    mask_legacy_pics();
+    let (_, _, ecx, edx) = cpu::cpuid(1);
+    if edx & (1 << 9) == 0 {
+        return Err("the CPU has no local APIC");
+    }
+    // SAFETY: IA32_APIC_BASE exists on every CPU with an APIC (checked above).
+    let base_msr = unsafe { cpu::rdmsr(IA32_APIC_BASE) };
+    let phys = base_msr & 0x000f_ffff_ffff_f000;
+    let virt = crate::mm::map_device(phys, 4096).map_err(|_| "cannot map the local APIC")?;
+    APIC_BASE.store(virt, Ordering::Relaxed);
+    write(REG_SPURIOUS, 0x100 | SPURIOUS_VECTOR as u32);
+    if ecx & (1 << 24) != 0 {
+        TSC_DEADLINE.store(true, Ordering::Relaxed);
+        write(REG_LVT_TIMER, LVT_TSC_DEADLINE | TIMER_VECTOR as u32);
+    } else {
+        write(REG_TIMER_DIVIDE, 0b1011); // divide by 1
+        calibrate_one_shot(tsc_hz);
+        write(REG_LVT_TIMER, TIMER_VECTOR as u32);
+    }
+    Ok(())
+}
+
+/// Measures APIC timer ticks against 100 µs of TSC.
+fn calibrate_one_shot(tsc_hz: u64) {
+    write(REG_LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
+    write(REG_TIMER_INITIAL, u32::MAX);
+    let start = cpu::rdtsc();
+    let span = (tsc_hz / 10_000).max(1);
+    while cpu::rdtsc() - start < span {
+        core::hint::spin_loop();
+    }
+    let elapsed_tsc = cpu::rdtsc() - start;
+    let ticks = u64::from(u32::MAX - read(REG_TIMER_CURRENT));
+    write(REG_TIMER_INITIAL, 0);
+    TICKS_PER_TSC_SHL32.store((ticks << 32) / elapsed_tsc.max(1), Ordering::Relaxed);
+}
+
+/// Arms the timer to fire at TSC value `deadline` (or as close as one-shot mode allows).
+pub(crate) fn arm_timer(deadline: u64) {
+    if TSC_DEADLINE.load(Ordering::Relaxed) {
+        // SAFETY: TSC-deadline mode is supported (checked in `init`); the MSR only arms it.
+        unsafe { cpu::wrmsr(IA32_TSC_DEADLINE, deadline) };
+        return;
+    }
+    let delta = deadline.saturating_sub(cpu::rdtsc());
+    let ticks = (u128::from(delta) * u128::from(TICKS_PER_TSC_SHL32.load(Ordering::Relaxed))) >> 32;
+    write(REG_TIMER_INITIAL, ticks.clamp(1, u128::from(u32::MAX)) as u32);
+}
+
+/// Called from the trap dispatcher for every vector >= 32.
+pub(crate) fn handle_interrupt(vector: u8) {
+    match vector {
+        TIMER_VECTOR => {
+            TIMER_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+            write(REG_EOI, 0);
+        }
+        SPURIOUS_VECTOR => {}
+        v if (PIC_BASE..PIC_BASE + 16).contains(&v) => {
+            // A masked 8259 can still raise a spurious IRQ 7/15: ignore it.
+        }
+        v => {
+            log::warn!("unexpected interrupt vector {v:#x}; acknowledged and ignored");
+            write(REG_EOI, 0);
+        }
+    }
+}
+
+/// Remaps the 8259 PICs to vectors 0x20..0x30 and masks every line.
+fn mask_legacy_pics() {
+    // SAFETY: the standard 8259 initialisation sequence on its fixed ports.
+    unsafe {
+        outb(0x20, 0x11);
+        outb(0xa0, 0x11);
+        outb(0x21, PIC_BASE);
+        outb(0xa1, PIC_BASE + 8);
+        outb(0x21, 4);
+        outb(0xa1, 2);
+        outb(0x21, 1);
+        outb(0xa1, 1);
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
+    }
+}

@@ -1,0 +1,163 @@
+//! TSC frequency: read from the hypervisor where it tells, measured against the PIT where not.
+//!
+//! Sources, most trusted first:
+//! 1. CPUID leaf 0x15 (crystal ratio), when the CPU fills it in.
+//! 2. CPUID leaf 0x4000_0010 (hypervisor timing leaf: TSC kHz), when present.
+//! 3. KVM's pvclock (`MSR_KVM_SYSTEM_TIME_NEW`): the host kernel's own TSC scaling, exact.
+//! 4. The 8254 PIT (1.193182 MHz, emulated from the host's clock), counted for 2 ms.
+
+use super::cpu::{self, cpuid, inb, outb};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{Ordering, fence};
+
+/// Where the TSC frequency came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClockSource {
+    CpuidCrystal,
+    HypervisorLeaf,
+    KvmClock,
+    Pit,
+}
+
+impl ClockSource {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::CpuidCrystal => "cpuid 0x15",
+            Self::HypervisorLeaf => "cpuid 0x40000010",
+            Self::KvmClock => "kvmclock",
+            Self::Pit => "pit",
+        }
+    }
+}
+
+/// Measures or reads the TSC frequency in Hz.
+pub(crate) fn calibrate_tsc() -> (u64, ClockSource) {
+    let (max_leaf, ..) = cpuid(0);
+    if max_leaf >= 0x15 {
+        let (denominator, numerator, crystal_hz, _) = cpuid(0x15);
+        if denominator != 0 && numerator != 0 && crystal_hz != 0 {
+            let hz = u64::from(crystal_hz) * u64::from(numerator) / u64::from(denominator);
+            return (hz, ClockSource::CpuidCrystal);
+        }
+    }
+    let (hv_max, b, c, d) = cpuid(0x4000_0000);
+    let is_kvm = [b, c, d] == [0x4b4d_564b, 0x564b_4d56, 0x4d];
+    if (0x4000_0010..0x4001_0000).contains(&hv_max) {
+        let (khz, ..) = cpuid(0x4000_0010);
+        if khz != 0 {
+            return (u64::from(khz) * 1000, ClockSource::HypervisorLeaf);
+        }
+    }
+    if is_kvm && let Some(hz) = kvmclock_hz() {
+        return (hz, ClockSource::KvmClock);
+    }
+    (pit_hz(), ClockSource::Pit)
+}
+
+const MSR_KVM_SYSTEM_TIME_NEW: u32 = 0x4b56_4d01;
+const KVM_FEATURE_CLOCKSOURCE2: u32 = 1 << 3;
+
+/// `struct pvclock_vcpu_time_info`.
+#[repr(C, align(64))]
+struct PvClock {
+    version: u32,
+    pad0: u32,
+    tsc_timestamp: u64,
+    system_time: u64,
+    tsc_to_system_mul: u32,
+    tsc_shift: i8,
+    flags: u8,
+    pad: [u8; 2],
+}
+
+struct PvClockCell(UnsafeCell<PvClock>);
+// SAFETY: written only by the hypervisor while enabled; read with volatile loads by the one
+// CPU during boot.
+unsafe impl Sync for PvClockCell {}
+
+static PVCLOCK: PvClockCell = PvClockCell(UnsafeCell::new(PvClock {
+    version: 0,
+    pad0: 0,
+    tsc_timestamp: 0,
+    system_time: 0,
+    tsc_to_system_mul: 0,
+    tsc_shift: 0,
+    flags: 0,
+    pad: [0; 2],
+}));
+
+fn kvmclock_hz() -> Option<u64> {
+    let (features, ..) = cpuid(0x4000_0001);
+    if features & KVM_FEATURE_CLOCKSOURCE2 == 0 {
+        return None;
+    }
+    let clock = PVCLOCK.0.get();
+    // Identity-mapped kernel image: the static's address is its physical address.
+    let phys = clock as u64;
+    // SAFETY: the MSR exists (feature bit); it makes the host write the 32-byte struct.
+    unsafe { cpu::wrmsr(MSR_KVM_SYSTEM_TIME_NEW, phys | 1) };
+    let (mut mul, mut shift) = (0, 0);
+    for _ in 0..1_000_000 {
+        // SAFETY: the struct is valid for reads; the host updates it between versions.
+        unsafe {
+            let version = core::ptr::addr_of!((*clock).version).read_volatile();
+            fence(Ordering::Acquire);
+            mul = core::ptr::addr_of!((*clock).tsc_to_system_mul).read_volatile();
+            shift = core::ptr::addr_of!((*clock).tsc_shift).read_volatile();
+            fence(Ordering::Acquire);
+            let again = core::ptr::addr_of!((*clock).version).read_volatile();
+            if version == again && version % 2 == 0 && version != 0 {
+                break;
+            }
+            mul = 0;
+        }
+        core::hint::spin_loop();
+    }
+    // SAFETY: writing 0 disables the host's updates to the struct.
+    unsafe { cpu::wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0) };
+    if mul == 0 {
+        return None;
+    }
+    // ns = ((tsc << shift) * mul) >> 32, so hz = 1e9 * 2^32 / mul / 2^shift.
+    let mut hz = (1_000_000_000u128 << 32) / u128::from(mul);
+    if shift >= 0 {
+        hz >>= shift;
+    } else {
+        hz <<= -shift;
+    }
+    Some(hz as u64)
+}
+
+const PIT_HZ: u64 = 1_193_182;
+/// PIT ticks counted: about 2 ms.
+const PIT_TICKS: u16 = 2_386;
+
+/// Counts TSC ticks while PIT channel 0 counts down `PIT_TICKS`.
+fn pit_hz() -> u64 {
+    // SAFETY: programming PIT channel 0 (mode 0, binary, full reload) on its fixed ports;
+    // its IRQ line is masked at the PIC.
+    unsafe {
+        outb(0x43, 0x30);
+        outb(0x40, 0xff);
+        outb(0x40, 0xff);
+    }
+    let read = || {
+        // SAFETY: latch channel 0 and read its 16-bit count.
+        unsafe {
+            outb(0x43, 0x00);
+            let low = inb(0x40);
+            let high = inb(0x40);
+            u16::from_le_bytes([low, high])
+        }
+    };
+    let first = read();
+    let tsc_start = cpu::rdtsc();
+    loop {
+        let now = read();
+        let elapsed = first.wrapping_sub(now);
+        if elapsed >= PIT_TICKS {
+            let tsc = cpu::rdtsc() - tsc_start;
+            return tsc * PIT_HZ / u64::from(elapsed);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! GDT and TSS: flat 64-bit kernel segments and the interrupt-stack table.
+
+use spin::Once;
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::tables::load_tss;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+
+/// IST slots (1-based in the IDT, 0-based in the TSS array).
+pub(super) const IST_DOUBLE_FAULT: u8 = 1;
+pub(super) const IST_NMI: u8 = 2;
+pub(super) const IST_PAGE_FAULT: u8 = 3;
+
+static TSS: Once<TaskStateSegment> = Once::new();
+static GDT: Once<(GlobalDescriptorTable, SegmentSelector, SegmentSelector, SegmentSelector)> =
+    Once::new();
+
+/// Loads the GDT and TSS; `ist_tops[i]` is the stack top for IST slot `i + 1`.
+pub(super) fn init(ist_tops: [u64; 3]) {
+    let tss = TSS.call_once(|| {
+        let mut tss = TaskStateSegment::new();
+        let mut table = tss.interrupt_stack_table;
+        for (slot, top) in table.iter_mut().zip(ist_tops) {
+            *slot = VirtAddr::new(top);
+        }
+        tss.interrupt_stack_table = table;
+        tss
+    });
+    let (gdt, code, data, tss_selector) = GDT.call_once(|| {
+        let mut gdt = GlobalDescriptorTable::new();
+        let code = gdt.append(Descriptor::kernel_code_segment());
+        let data = gdt.append(Descriptor::kernel_data_segment());
+        let tss_selector = gdt.append(Descriptor::tss_segment(tss));
+        (gdt, code, data, tss_selector)
+    });
+    gdt.load();
+    // SAFETY: the selectors index descriptors of the GDT just loaded, which lives forever.
+    unsafe {
+        CS::set_reg(*code);
+        DS::set_reg(*data);
+        ES::set_reg(*data);
+        SS::set_reg(*data);
+        load_tss(*tss_selector);
+    }
+}
+
+/// The kernel code selector, for IDT gates.
+pub(super) fn code_selector() -> u16 {
+    GDT.get().map_or(0x08, |g| g.1.0)
+}

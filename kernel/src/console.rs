@@ -1,0 +1,77 @@
+//! The serial console (COM1, 16550 UART): where `print!`, the log and fatal reports go.
+//!
+//! Normal output takes a lock. Fatal paths use [`emergency`], which takes the console
+//! even if the code that died held it: there is one CPU and the holder will never run again.
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+use uart_16550::Uart16550;
+use uart_16550::backend::PioBackend;
+
+const COM1: u16 = 0x3f8;
+
+struct Console {
+    uart: Option<Uart16550<PioBackend>>,
+}
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let Some(uart) = self.uart.as_mut() else { return Ok(()) };
+        for line in s.split_inclusive('\n') {
+            match line.strip_suffix('\n') {
+                Some(text) => {
+                    uart.send_bytes_exact(text.as_bytes());
+                    uart.send_bytes_exact(b"\r\n");
+                }
+                None => uart.send_bytes_exact(line.as_bytes()),
+            }
+        }
+        Ok(())
+    }
+}
+
+static CONSOLE: Mutex<Console> = Mutex::new(Console { uart: None });
+
+/// Initialises COM1. Output before this is dropped.
+pub(crate) fn init() {
+    // SAFETY: COM1's eight ports belong to the console and nothing else uses them.
+    let uart = unsafe { Uart16550::new_port(COM1) };
+    let Ok(mut uart) = uart else { return };
+    if uart.init(uart_16550::Config::default()).is_ok() {
+        CONSOLE.lock().uart = Some(uart);
+    }
+}
+
+/// Writes formatted text to the console.
+pub fn write_fmt(args: fmt::Arguments<'_>) {
+    let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Writes a string to the console.
+pub fn write_str(s: &str) {
+    let _ = CONSOLE.lock().write_str(s);
+}
+
+/// A console handle for fatal paths.
+pub(crate) struct Emergency(spin::MutexGuard<'static, Console>);
+
+impl Write for Emergency {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
+    }
+}
+
+/// Takes the console for a fatal report, breaking the lock if a dead context held it.
+pub(crate) fn emergency() -> Emergency {
+    if CONSOLE.is_locked() {
+        // SAFETY: single CPU and we are on a fatal path: whoever held the lock was
+        // interrupted for good and will never touch the console again.
+        unsafe { CONSOLE.force_unlock() };
+    }
+    Emergency(CONSOLE.lock())
+}
+
+/// Writes through [`emergency`].
+pub(crate) fn emergency_write(args: fmt::Arguments<'_>) {
+    let _ = emergency().write_fmt(args);
+}

@@ -1,0 +1,76 @@
+//! The kernel heap (`#[global_allocator]`): a first-fit `linked_list_allocator` over one
+//! contiguous block of frames chosen at boot.
+//!
+//! A failed allocation records its layout; infallible allocations then panic (Rust's
+//! default alloc error handler) and the panic report names the request with
+//! [`take_failure`]. Fallible ones (`try_reserve`) just get the error.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use linked_list_allocator::Heap;
+use spin::Mutex;
+
+struct KernelHeap {
+    heap: Mutex<Heap>,
+}
+
+/// Size and alignment of the last failed allocation (0 = none).
+static FAILED_SIZE: AtomicUsize = AtomicUsize::new(0);
+static FAILED_ALIGN: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: `Heap` hands out disjoint, correctly aligned blocks from memory it owns
+// exclusively (see `init`); the mutex serialises access.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match self.heap.lock().allocate_first_fit(layout) {
+            Ok(block) => block.as_ptr(),
+            Err(()) => {
+                FAILED_SIZE.store(layout.size(), Ordering::Relaxed);
+                FAILED_ALIGN.store(layout.align(), Ordering::Relaxed);
+                core::ptr::null_mut()
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(block) = NonNull::new(ptr) {
+            // SAFETY: `ptr` came from `alloc` with this `layout` (GlobalAlloc contract).
+            unsafe { self.heap.lock().deallocate(block, layout) };
+        }
+    }
+}
+
+#[global_allocator]
+static HEAP: KernelHeap = KernelHeap { heap: Mutex::new(Heap::empty()) };
+
+/// Hands `[start, start + size)` to the heap.
+///
+/// # Safety
+/// The range must be mapped read-write, unused by anything else, forever; call once.
+pub(crate) unsafe fn init(start: u64, size: usize) {
+    // SAFETY: forwarded to the caller.
+    unsafe { HEAP.heap.lock().init(start as *mut u8, size) };
+}
+
+/// Heap usage in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct HeapStats {
+    pub size: usize,
+    pub used: usize,
+}
+
+/// Current heap usage (zeros if the heap is busy, e.g. on a fatal path).
+pub fn stats() -> HeapStats {
+    match HEAP.heap.try_lock() {
+        Some(heap) => HeapStats { size: heap.size(), used: heap.used() },
+        None => HeapStats { size: 0, used: 0 },
+    }
+}
+
+/// The last failed allocation as (size, align), clearing it.
+pub(crate) fn take_failure() -> Option<(usize, usize)> {
+    let size = FAILED_SIZE.swap(0, Ordering::Relaxed);
+    let align = FAILED_ALIGN.swap(0, Ordering::Relaxed);
+    (align != 0).then_some((size, align))
+}

@@ -1,0 +1,101 @@
+//! Boot-protocol-independent start: from a [`BootInfo`] to the app's `main`.
+
+use crate::bootinfo::BootInfo;
+use crate::cmdline::{CommandLine, KNOWN_OPTIONS};
+use crate::exit_status;
+use crate::logfilter::LogFilter;
+use crate::{arch, console, klog, mm, runtime, time};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Default size of the app's main stack.
+pub const DEFAULT_MAIN_STACK: u64 = 256 * 1024;
+
+/// The kernel command line, kept for the life of the kernel (options borrow from it).
+static CMDLINE: spin::Once<BootInfo> = spin::Once::new();
+static MAIN_STACK_TOP: AtomicU64 = AtomicU64::new(0);
+
+/// Prints `error: ...` and ends the run with status 2.
+fn command_line_error(args: core::fmt::Arguments<'_>) -> ! {
+    console::write_fmt(format_args!("error: kernel command line: {args}\n"));
+    runtime::exit_now(exit_status::BAD_COMMAND_LINE)
+}
+
+/// Common start for every boot path. `boot_error` is a problem the entry code found.
+pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> ! {
+    console::init();
+    arch::init_traps();
+    if let Some(error) = boot_error {
+        console::write_fmt(format_args!("fatal: boot: {error}\n"));
+        runtime::exit_now(exit_status::FATAL);
+    }
+    let info: &'static BootInfo = CMDLINE.call_once(|| info.clone());
+
+    let Ok(line) = info.cmdline() else {
+        command_line_error(format_args!("not valid UTF-8"))
+    };
+    if info.cmdline_truncated {
+        command_line_error(format_args!("longer than {} bytes", crate::bootinfo::MAX_CMDLINE));
+    }
+    let cmdline = CommandLine::parse(line, |word| {
+        console::write_fmt(format_args!(
+            "warning: unknown kernel option '{word}' ignored (known: {KNOWN_OPTIONS}; app arguments go after '--')\n"
+        ));
+    })
+    .unwrap_or_else(|e| command_line_error(format_args!("{e}")));
+    let options = cmdline.options;
+    let filter = match options.log.map(LogFilter::parse) {
+        None => LogFilter::new(crate::logfilter::DEFAULT_LEVEL),
+        Some(Ok(filter)) => filter,
+        Some(Err(e)) => command_line_error(format_args!("log={}: {e}", options.log.unwrap_or(""))),
+    };
+    klog::init(filter);
+
+    let (tsc_hz, source) = arch::calibrate_tsc();
+    time::init(info.entry_tsc, tsc_hz);
+    log::info!("tsc {} kHz from {}", tsc_hz / 1000, source.name());
+    if info.regions_dropped > 0 {
+        log::warn!("memory map: {} regions beyond {} ignored", info.regions_dropped, crate::bootinfo::MAX_REGIONS);
+    }
+
+    let stack = options.stack.unwrap_or(DEFAULT_MAIN_STACK);
+    let layout = match mm::init(info, options.heap, stack) {
+        Ok(layout) => layout,
+        Err(e @ mm::MemError::HeapTooLarge { .. }) => command_line_error(format_args!("{e}")),
+        Err(e) => {
+            console::write_fmt(format_args!("fatal: memory setup: {e}\n"));
+            runtime::exit_now(exit_status::FATAL)
+        }
+    };
+    log::info!(
+        "memory: {} KiB usable, heap {} KiB at {:#x}, main stack {} KiB, {} KiB free",
+        layout.usable / 1024,
+        layout.heap_size / 1024,
+        layout.heap_start,
+        stack / 1024,
+        layout.free_after / 1024
+    );
+    if let Err(e) = arch::init_interrupts(tsc_hz) {
+        console::write_fmt(format_args!("fatal: interrupts: {e}\n"));
+        runtime::exit_now(exit_status::FATAL);
+    }
+    log::info!("timer: local APIC {}", arch::timer_mode());
+
+    runtime::set_args(cmdline.app_args());
+    MAIN_STACK_TOP.store(layout.main_stack_top, Ordering::Relaxed);
+    // SAFETY: the main stack was just allocated, mapped and is used by nothing else.
+    unsafe { arch::run_on_stack(layout.main_stack_top, enter_app) }
+}
+
+unsafe extern "Rust" {
+    /// Defined by `libos::main!` in the app crate: runs the app, returns its exit status.
+    fn __unikernel_app_main() -> i32;
+}
+
+extern "C" fn enter_app() -> ! {
+    time::mark_main_entered();
+    log::info!("entering app main after {:?}", time::boot_to_main());
+    // SAFETY: `libos::main!` defines this symbol with exactly this signature; an image
+    // without it fails to link.
+    let status = unsafe { __unikernel_app_main() };
+    runtime::exit(status)
+}
