@@ -1,0 +1,110 @@
+//! Benchmarks that print numbers, each beside a baseline measured in the same run.
+//!
+//! `boot`: image size, guest time from the PVH entry to `main`, and the median wall time
+//! of a whole `hello` run next to QEMU's floor (the same command booting a kernel whose
+//! first instruction exits), under KVM (where usable) and TCG.
+
+use crate::image::{self, Profile};
+use crate::qemu::{self, Accel, Ending, RunConfig};
+use std::time::Duration;
+
+type Failure = String;
+
+/// Entry from the CLI: `bench boot [--runs N]`. Returns the exit status.
+pub fn main(args: &[String]) -> Result<u8, BenchError> {
+    let mut runs = 15usize;
+    let mut which = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--runs" => {
+                runs = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?;
+            }
+            "boot" => which = Some("boot"),
+            other => return Err(BenchError::Usage(format!("unknown benchmark or option {other}"))),
+        }
+    }
+    match which {
+        Some("boot") => boot(runs).map_err(BenchError::Failed),
+        _ => Err(BenchError::Usage("expected a benchmark: boot".into())),
+    }
+}
+
+/// Why a benchmark did not run.
+#[derive(Debug)]
+pub enum BenchError {
+    Usage(String),
+    Failed(String),
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn boot(runs: usize) -> Result<u8, Failure> {
+    let hello = image::build("hello", Profile::Release).map_err(|e| e.to_string())?;
+    let size = std::fs::metadata(&hello.path).map_err(|e| e.to_string())?.len();
+    let floor_path = image::guest_target_dir().join("images").join("floor.elf");
+    std::fs::write(&floor_path, crate::elf::floor_kernel()).map_err(|e| e.to_string())?;
+    let floor_size = crate::elf::floor_kernel().len();
+
+    println!("boot benchmark: {runs} runs each, medians");
+    println!("image: hello.elf (stripped) {size} bytes ({:.1} KiB), {} symbols; floor kernel {floor_size} bytes", size as f64 / 1024.0, hello.symbols);
+    let mut accels = vec![Accel::Tcg];
+    if qemu::kvm_usable() {
+        accels.insert(0, Accel::Kvm);
+    } else {
+        println!("kvm: /dev/kvm not usable here, TCG only");
+    }
+    println!(
+        "{:<5} {:>16} {:>16} {:>16} {:>14} {:>8}",
+        "accel", "entry->main us", "hello wall ms", "floor wall ms", "hello-floor ms", "ratio"
+    );
+    for accel in accels {
+        let mut wall = Vec::new();
+        let mut floor = Vec::new();
+        let mut to_main = Vec::new();
+        for _ in 0..runs {
+            // Interleave so that drift in machine load hits both sides alike.
+            let mut config = RunConfig::new(&hello.path);
+            config.accel = accel;
+            config.timeout = Some(Duration::from_secs(60));
+            let out = config.run_captured().map_err(|e| e.to_string())?;
+            if out.meaning != Ending::Guest || out.status != 0 {
+                return Err(format!("hello run failed (status {}):\n{}", out.status, out.console));
+            }
+            wall.push(out.wall);
+            let us: u64 = out
+                .console
+                .lines()
+                .find_map(|l| l.strip_prefix("boot took ")?.strip_suffix(" us")?.parse().ok())
+                .ok_or_else(|| format!("no 'boot took N us' line in:\n{}", out.console))?;
+            to_main.push(Duration::from_micros(us));
+
+            let mut config = RunConfig::new(&floor_path);
+            config.accel = accel;
+            config.timeout = Some(Duration::from_secs(60));
+            let out = config.run_captured().map_err(|e| e.to_string())?;
+            if out.meaning != Ending::Guest || out.status != 0 {
+                return Err(format!("floor run failed (status {}): {}", out.status, out.console));
+            }
+            floor.push(out.wall);
+        }
+        let (w, f, m) = (median(wall), median(floor), median(to_main));
+        println!(
+            "{:<5} {:>16} {:>16.1} {:>16.1} {:>14.1} {:>8.2}",
+            accel.name(),
+            m.as_micros(),
+            w.as_secs_f64() * 1e3,
+            f.as_secs_f64() * 1e3,
+            (w.as_secs_f64() - f.as_secs_f64()) * 1e3,
+            w.as_secs_f64() / f.as_secs_f64()
+        );
+    }
+    Ok(0)
+}

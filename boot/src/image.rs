@@ -1,0 +1,169 @@
+//! Builds an app into a bootable image: `cargo build` for `x86_64-unknown-none`, symbol
+//! table extracted and linked back in (second link of the final crate only), checked, and
+//! stripped.
+
+use crate::elf::{self, Elf};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const TARGET: &str = "x86_64-unknown-none";
+/// Where the kernel is linked (kernel/kernel.ld) and where PVH enters.
+const LINK_BASE: u64 = 0x10_0000;
+
+/// Debug or release build of the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    fn dir(self) -> &'static str {
+        match self {
+            Self::Release => "release",
+            Self::Debug => "debug",
+        }
+    }
+}
+
+/// Why an image could not be built.
+#[derive(Debug)]
+pub enum ImageError {
+    /// `cargo` failed; its output went to stderr.
+    Cargo(String),
+    Io(String),
+    /// The linked file is not a bootable kernel.
+    Invalid(String),
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cargo(m) | Self::Io(m) | Self::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {}
+
+/// A built image.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub app: String,
+    /// The stripped ELF that QEMU boots.
+    pub path: PathBuf,
+    /// The unstripped ELF with symbols, for gdb.
+    pub unstripped: PathBuf,
+    /// Function symbols linked into the image.
+    pub symbols: usize,
+}
+
+/// The workspace root (where `Cargo.toml` and `.cargo/config.toml` live).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("boot/ has a parent").to_path_buf()
+}
+
+/// Where guest builds go: a target directory of their own, so a host `cargo test` that
+/// builds images never waits on its own build lock.
+pub fn guest_target_dir() -> PathBuf {
+    workspace_root().join("target").join("guest")
+}
+
+/// Builds `app` (a workspace package with a binary of the same name).
+pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
+    // The two links share one output file: builds in one process must not interleave.
+    static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let root = workspace_root();
+    let target_dir = guest_target_dir();
+    let out_dir = target_dir.join(TARGET).join(profile.dir());
+    let linked = out_dir.join(app);
+    let images = target_dir.join("images");
+    std::fs::create_dir_all(&images).map_err(|e| io("create", &images, e))?;
+
+    // First link: without symbols, to learn their addresses.
+    let mut first = cargo(&root, &target_dir, "build", app, profile);
+    run_cargo(&mut first)?;
+    let data = std::fs::read(&linked).map_err(|e| io("read", &linked, e))?;
+    let symbols = extract_symbols(&data, app)?;
+    let table = kernel::symbols::encode(&symbols.iter().map(as_kernel_symbol).collect::<Vec<_>>())
+        .map_err(|e| ImageError::Invalid(format!("{app}: cannot encode symbols: {e:?}")))?;
+    let object = images.join(format!("{app}-{}-ksyms.o", profile.dir()));
+    std::fs::write(&object, elf::ksyms_object(&table)).map_err(|e| io("write", &object, e))?;
+
+    // Second link of the final crate only, with the table; `.ksyms` is placed last, so
+    // nothing else moves. Checked below.
+    let mut second = cargo(&root, &target_dir, "rustc", app, profile);
+    second.args(["--bin", app, "--", "-C"]).arg(format!("link-arg={}", object.display()));
+    run_cargo(&mut second)?;
+    let data = std::fs::read(&linked).map_err(|e| io("read", &linked, e))?;
+    let again = extract_symbols(&data, app)?;
+    if again != symbols {
+        return Err(ImageError::Invalid(format!(
+            "{app}: symbols moved between the two links; the image would name the wrong functions"
+        )));
+    }
+    let elf = Elf::parse(&data).map_err(|e| ImageError::Invalid(format!("{app}: {e}")))?;
+    let stripped = elf.stripped().map_err(|e| ImageError::Invalid(format!("{app}: {e}")))?;
+    let path = images.join(format!("{app}.elf"));
+    let path = if profile == Profile::Debug { images.join(format!("{app}-debug.elf")) } else { path };
+    std::fs::write(&path, stripped).map_err(|e| io("write", &path, e))?;
+    Ok(Image { app: app.to_string(), path, unstripped: linked, symbols: symbols.len() })
+}
+
+fn as_kernel_symbol(s: &(String, u64, u64)) -> kernel::symbols::Symbol<'_> {
+    kernel::symbols::Symbol { start: s.1, size: s.2, name: &s.0 }
+}
+
+/// Checks the file is a PVH-bootable kernel and returns its demangled function symbols.
+fn extract_symbols(data: &[u8], app: &str) -> Result<Vec<(String, u64, u64)>, ImageError> {
+    let invalid = |m: String| ImageError::Invalid(format!("{app}: {m}"));
+    let elf = Elf::parse(data).map_err(|e| invalid(e.to_string()))?;
+    match elf.pvh_entry().map_err(|e| invalid(e.to_string()))? {
+        Some(entry) if entry == LINK_BASE => {}
+        Some(entry) => return Err(invalid(format!("PVH entry at {entry:#x}, expected {LINK_BASE:#x}"))),
+        None => {
+            return Err(invalid(
+                "no PVH note: the image was not linked with kernel/kernel.ld (is RUSTFLAGS \
+                 overriding .cargo/config.toml?)"
+                    .into(),
+            ));
+        }
+    }
+    let mut symbols: Vec<(String, u64, u64)> = elf
+        .function_symbols()
+        .map_err(|e| invalid(e.to_string()))?
+        .into_iter()
+        .map(|s| (format!("{:#}", rustc_demangle::demangle(&s.name)), s.addr, s.size))
+        .collect();
+    symbols.sort_by_key(|s| s.1);
+    symbols.dedup_by_key(|s| s.1);
+    Ok(symbols)
+}
+
+fn cargo(root: &Path, target_dir: &Path, verb: &str, app: &str, profile: Profile) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root)
+        .arg(verb)
+        .args(["--quiet", "-p", app, "--target", TARGET])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    cmd
+}
+
+fn run_cargo(cmd: &mut Command) -> Result<(), ImageError> {
+    let status = cmd.status().map_err(|e| ImageError::Cargo(format!("cannot run cargo: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ImageError::Cargo(format!("cargo failed ({status}): {cmd:?}")))
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> ImageError {
+    ImageError::Io(format!("cannot {what} {}: {e}", path.display()))
+}
