@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds APP into one bootable image and boots it on QEMU microvm by PVH.
+#   scripts/qemu-run.sh [--accel kvm|tcg] [--mem MIB] [--timeout S] [--debug] [--gdb]
+#                       [--verbose] [--cmdline "kernel options"] APP [-- app args...]
+# Exit status: the app's; 124 timeout, 125 guest reset, 126 QEMU failed, 2 bad usage.
+# The QEMU command line itself lives in boot/src/qemu.rs, shared with the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/ensure-deps.sh
+ensure_rust
+ensure_qemu
+cargo build --quiet --release -p boot
+exec target/release/boot run "$@"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every check: formatting, clippy (host and guest),
+# host unit tests, and the QEMU integration tests (TCG, plus KVM smoke tests where
+# /dev/kvm works). Extra arguments go to the integration-test binaries (e.g. a filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/ensure-deps.sh
+ensure_rust
+ensure_lint_tools
+ensure_qemu
+
+step() { echo "== $*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (host crates)"
+cargo clippy --quiet -p kernel -p boot -p tests --all-targets -- -D warnings
+step "cargo clippy (guest crates, $TARGET)"
+cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p testkernel -- -D warnings
+
+step "host unit tests"
+cargo test --quiet -p kernel -p boot
+
+step "QEMU integration tests"
+cargo test --quiet -p tests -- "$@"

@@ -1,0 +1,112 @@
+//! Booting, arguments and exit statuses: the PVH path end to end under TCG.
+
+use boot::qemu::Ending;
+use tests::{Run, assert_console, assert_status};
+
+#[test]
+fn hello_greets_prints_args_and_exits_zero() {
+    let out = Run::new("hello").args(&["one", "two words", "say \"hi\""]).go();
+    assert_status(&out, 0);
+    assert_eq!(out.meaning, Ending::Guest);
+    assert_console(&out, "Hello");
+    assert_console(&out, r#"args: ["one", "two words", "say \"hi\""]"#);
+    assert_console(&out, "boot took ");
+}
+
+#[test]
+fn hello_runs_in_8_mib() {
+    let out = Run::new("hello").mem(8).go();
+    assert_status(&out, 0);
+    assert_console(&out, "Hello");
+}
+
+#[test]
+fn args_start_with_the_app_name() {
+    let out = Run::new("testkernel").args(&["args", "x", ""]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "arg[0] = \"testkernel\"\narg[1] = \"args\"\narg[2] = \"x\"\narg[3] = \"\"\n");
+}
+
+#[test]
+fn exit_status_is_passed_through() {
+    for status in [0u8, 3, 7, 42, 123] {
+        let out = Run::new("testkernel").args(&["exit", &status.to_string()]).go();
+        assert_status(&out, status);
+    }
+}
+
+#[test]
+fn exit_status_out_of_range_is_reported_and_becomes_1() {
+    let out = Run::new("testkernel").args(&["exit", "200"]).go();
+    assert_status(&out, 1);
+    assert_console(&out, "exit: status 200 is outside 0..=123; exiting with 1");
+}
+
+#[test]
+fn main_returning_err_prints_it_and_exits_1() {
+    let out = Run::new("testkernel").args(&["err"]).go();
+    assert_status(&out, 1);
+    assert_console(&out, "Error: \"deliberate failure\"");
+}
+
+#[test]
+fn unknown_scenario_is_an_app_error_not_a_hang() {
+    let out = Run::new("testkernel").args(&["no-such-thing"]).go();
+    assert_status(&out, 1);
+    assert_console(&out, "unknown scenario");
+}
+
+#[test]
+fn malformed_kernel_option_exits_2() {
+    let out = Run::new("hello").options("heap=abc").go();
+    assert_status(&out, 2);
+    assert_console(&out, "error: kernel command line: heap=abc: invalid value 'abc'");
+    assert!(!out.console.contains("Hello"), "the app must not run:\n{}", out.console);
+
+    let out = Run::new("hello").options("log=loud").go();
+    assert_status(&out, 2);
+    assert_console(&out, "unknown log level 'loud'");
+
+    let out = Run::new("hello").options("log=\"debug").go();
+    assert_status(&out, 2);
+    assert_console(&out, "unterminated");
+}
+
+#[test]
+fn heap_larger_than_memory_exits_2() {
+    let out = Run::new("hello").options("heap=1G").go();
+    assert_status(&out, 2);
+    assert_console(&out, "heap=1073741824: only");
+}
+
+#[test]
+fn unknown_kernel_option_warns_and_runs() {
+    let out = Run::new("hello").options("frobnicate=1").go();
+    assert_status(&out, 0);
+    assert_console(&out, "warning: unknown kernel option 'frobnicate=1' ignored");
+    assert_console(&out, "Hello");
+}
+
+#[test]
+fn log_filter_per_module() {
+    let out = Run::new("hello").options("log=warn,kernel::start=info").go();
+    assert_status(&out, 0);
+    assert_console(&out, "INFO  kernel::start: memory:");
+    assert!(!out.console.contains("DEBUG"), "{}", out.console);
+    let out = Run::new("hello").options("log=debug").go();
+    assert_console(&out, "DEBUG kernel::mm::kernel_space: page tables live");
+}
+
+#[test]
+fn heap_allocates_and_frees() {
+    let out = Run::new("testkernel").args(&["heap"]).options("heap=16M").go();
+    assert_status(&out, 0);
+    assert_console(&out, "heap ok, sum 499999500000");
+}
+
+#[test]
+fn timeout_kills_a_hung_guest_with_124() {
+    let out = Run::new("testkernel").args(&["hang"]).timeout(std::time::Duration::from_secs(2)).go();
+    assert_status(&out, 124);
+    assert_eq!(out.meaning, Ending::Timeout);
+}
