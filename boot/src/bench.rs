@@ -25,7 +25,11 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                     .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?;
             }
             "boot" => which = Some("boot"),
-            other => return Err(BenchError::Usage(format!("unknown benchmark or option {other}"))),
+            other => {
+                return Err(BenchError::Usage(format!(
+                    "unknown benchmark or option {other}"
+                )));
+            }
         }
     }
     match which {
@@ -48,13 +52,19 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn boot(runs: usize) -> Result<u8, Failure> {
     let hello = image::build("hello", Profile::Release).map_err(|e| e.to_string())?;
-    let size = std::fs::metadata(&hello.path).map_err(|e| e.to_string())?.len();
+    let size = std::fs::metadata(&hello.path)
+        .map_err(|e| e.to_string())?
+        .len();
     let floor_path = image::guest_target_dir().join("images").join("floor.elf");
     std::fs::write(&floor_path, crate::elf::floor_kernel()).map_err(|e| e.to_string())?;
     let floor_size = crate::elf::floor_kernel().len();
 
     println!("boot benchmark: {runs} runs each, medians");
-    println!("image: hello.elf (stripped) {size} bytes ({:.1} KiB), {} symbols; floor kernel {floor_size} bytes", size as f64 / 1024.0, hello.symbols);
+    println!(
+        "image: hello.elf (stripped) {size} bytes ({:.1} KiB), {} symbols; floor kernel {floor_size} bytes",
+        size as f64 / 1024.0,
+        hello.symbols
+    );
     let mut accels = vec![Accel::Tcg];
     if qemu::kvm_usable() {
         accels.insert(0, Accel::Kvm);
@@ -76,13 +86,21 @@ fn boot(runs: usize) -> Result<u8, Failure> {
             config.timeout = Some(Duration::from_secs(60));
             let out = config.run_captured().map_err(|e| e.to_string())?;
             if out.meaning != Ending::Guest || out.status != 0 {
-                return Err(format!("hello run failed (status {}):\n{}", out.status, out.console));
+                return Err(format!(
+                    "hello run failed (status {}):\n{}",
+                    out.status, out.console
+                ));
             }
             wall.push(out.wall);
             let us: u64 = out
                 .console
                 .lines()
-                .find_map(|l| l.strip_prefix("boot took ")?.strip_suffix(" us")?.parse().ok())
+                .find_map(|l| {
+                    l.strip_prefix("boot took ")?
+                        .strip_suffix(" us")?
+                        .parse()
+                        .ok()
+                })
                 .ok_or_else(|| format!("no 'boot took N us' line in:\n{}", out.console))?;
             to_main.push(Duration::from_micros(us));
 
@@ -91,7 +109,10 @@ fn boot(runs: usize) -> Result<u8, Failure> {
             config.timeout = Some(Duration::from_secs(60));
             let out = config.run_captured().map_err(|e| e.to_string())?;
             if out.meaning != Ending::Guest || out.status != 0 {
-                return Err(format!("floor run failed (status {}): {}", out.status, out.console));
+                return Err(format!(
+                    "floor run failed (status {}): {}",
+                    out.status, out.console
+                ));
             }
             floor.push(out.wall);
         }

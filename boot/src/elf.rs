@@ -153,8 +153,12 @@ impl<'a> Elf<'a> {
     /// The file's bytes within `[offset, offset + size)`.
     pub fn slice(&self, offset: u64, size: u64) -> Result<&'a [u8], ElfError> {
         let start = usize::try_from(offset).map_err(|_| ElfError("offset too large".into()))?;
-        let end = start.checked_add(size as usize).ok_or(ElfError("size too large".into()))?;
-        self.data.get(start..end).ok_or_else(|| ElfError("section or segment outside the file".into()))
+        let end = start
+            .checked_add(size as usize)
+            .ok_or(ElfError("size too large".into()))?;
+        self.data
+            .get(start..end)
+            .ok_or_else(|| ElfError("section or segment outside the file".into()))
     }
 
     /// A copy with only what a loader needs: headers and segment contents, no sections.
@@ -162,7 +166,10 @@ impl<'a> Elf<'a> {
         let segments = self.segments()?;
         let phoff = u64le(self.data, 32)?;
         let phend = phoff + segments.len() as u64 * u64::from(u16le(self.data, 54)?);
-        let end = segments.iter().map(|s| s.offset + s.file_size).fold(phend, u64::max);
+        let end = segments
+            .iter()
+            .map(|s| s.offset + s.file_size)
+            .fold(phend, u64::max);
         let mut out = self.slice(0, end)?.to_vec();
         out[40..48].fill(0); // e_shoff
         out[58..64].fill(0); // e_shentsize, e_shnum, e_shstrndx

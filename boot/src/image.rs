@@ -61,7 +61,10 @@ pub struct Image {
 
 /// The workspace root (where `Cargo.toml` and `.cargo/config.toml` live).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("boot/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("boot/ has a parent")
+        .to_path_buf()
 }
 
 /// Where guest builds go: a target directory of their own, so a host `cargo test` that
@@ -74,7 +77,9 @@ pub fn guest_target_dir() -> PathBuf {
 pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
     // The two links share one output file: builds in one process must not interleave.
     static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = BUILD_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = workspace_root();
     let target_dir = guest_target_dir();
     let out_dir = target_dir.join(TARGET).join(profile.dir());
@@ -95,7 +100,9 @@ pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
     // Second link of the final crate only, with the table; `.ksyms` is placed last, so
     // nothing else moves. Checked below.
     let mut second = cargo(&root, &target_dir, "rustc", app, profile);
-    second.args(["--bin", app, "--", "-C"]).arg(format!("link-arg={}", object.display()));
+    second
+        .args(["--bin", app, "--", "-C"])
+        .arg(format!("link-arg={}", object.display()));
     run_cargo(&mut second)?;
     let data = std::fs::read(&linked).map_err(|e| io("read", &linked, e))?;
     let again = extract_symbols(&data, app)?;
@@ -105,15 +112,30 @@ pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
         )));
     }
     let elf = Elf::parse(&data).map_err(|e| ImageError::Invalid(format!("{app}: {e}")))?;
-    let stripped = elf.stripped().map_err(|e| ImageError::Invalid(format!("{app}: {e}")))?;
+    let stripped = elf
+        .stripped()
+        .map_err(|e| ImageError::Invalid(format!("{app}: {e}")))?;
     let path = images.join(format!("{app}.elf"));
-    let path = if profile == Profile::Debug { images.join(format!("{app}-debug.elf")) } else { path };
+    let path = if profile == Profile::Debug {
+        images.join(format!("{app}-debug.elf"))
+    } else {
+        path
+    };
     std::fs::write(&path, stripped).map_err(|e| io("write", &path, e))?;
-    Ok(Image { app: app.to_string(), path, unstripped: linked, symbols: symbols.len() })
+    Ok(Image {
+        app: app.to_string(),
+        path,
+        unstripped: linked,
+        symbols: symbols.len(),
+    })
 }
 
 fn as_kernel_symbol(s: &(String, u64, u64)) -> kernel::symbols::Symbol<'_> {
-    kernel::symbols::Symbol { start: s.1, size: s.2, name: &s.0 }
+    kernel::symbols::Symbol {
+        start: s.1,
+        size: s.2,
+        name: &s.0,
+    }
 }
 
 /// Checks the file is a PVH-bootable kernel and returns its demangled function symbols.
@@ -122,7 +144,11 @@ fn extract_symbols(data: &[u8], app: &str) -> Result<Vec<(String, u64, u64)>, Im
     let elf = Elf::parse(data).map_err(|e| invalid(e.to_string()))?;
     match elf.pvh_entry().map_err(|e| invalid(e.to_string()))? {
         Some(entry) if entry == LINK_BASE => {}
-        Some(entry) => return Err(invalid(format!("PVH entry at {entry:#x}, expected {LINK_BASE:#x}"))),
+        Some(entry) => {
+            return Err(invalid(format!(
+                "PVH entry at {entry:#x}, expected {LINK_BASE:#x}"
+            )));
+        }
         None => {
             return Err(invalid(
                 "no PVH note: the image was not linked with kernel/kernel.ld (is RUSTFLAGS \
@@ -135,7 +161,13 @@ fn extract_symbols(data: &[u8], app: &str) -> Result<Vec<(String, u64, u64)>, Im
         .function_symbols()
         .map_err(|e| invalid(e.to_string()))?
         .into_iter()
-        .map(|s| (format!("{:#}", rustc_demangle::demangle(&s.name)), s.addr, s.size))
+        .map(|s| {
+            (
+                format!("{:#}", rustc_demangle::demangle(&s.name)),
+                s.addr,
+                s.size,
+            )
+        })
         .collect();
     symbols.sort_by_key(|s| s.1);
     symbols.dedup_by_key(|s| s.1);
@@ -156,11 +188,15 @@ fn cargo(root: &Path, target_dir: &Path, verb: &str, app: &str, profile: Profile
 }
 
 fn run_cargo(cmd: &mut Command) -> Result<(), ImageError> {
-    let status = cmd.status().map_err(|e| ImageError::Cargo(format!("cannot run cargo: {e}")))?;
+    let status = cmd
+        .status()
+        .map_err(|e| ImageError::Cargo(format!("cannot run cargo: {e}")))?;
     if status.success() {
         Ok(())
     } else {
-        Err(ImageError::Cargo(format!("cargo failed ({status}): {cmd:?}")))
+        Err(ImageError::Cargo(format!(
+            "cargo failed ({status}): {cmd:?}"
+        )))
     }
 }
 

@@ -37,7 +37,9 @@ fn main() -> ExitCode {
             boot::bench::BenchError::Usage(m) => Failure::Usage(m),
             boot::bench::BenchError::Failed(m) => Failure::Other(m),
         }),
-        _ => Err(Failure::Usage(format!("expected image, run or bench\n{USAGE}"))),
+        _ => Err(Failure::Usage(format!(
+            "expected image, run or bench\n{USAGE}"
+        ))),
     };
     match result {
         Ok(status) => ExitCode::from(status),
@@ -87,7 +89,9 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
-            it.next().cloned().ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
+            it.next()
+                .cloned()
+                .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
         };
         match arg.as_str() {
             "-h" | "--help" => {
@@ -96,9 +100,10 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
             }
             "--accel" => {
                 let v = value("--accel")?;
-                accel = Some(Accel::parse(&v).ok_or_else(|| {
-                    Failure::Usage(format!("--accel {v}: expected kvm or tcg"))
-                })?);
+                accel =
+                    Some(Accel::parse(&v).ok_or_else(|| {
+                        Failure::Usage(format!("--accel {v}: expected kvm or tcg"))
+                    })?);
             }
             "--mem" => {
                 let v = value("--mem")?;
@@ -123,13 +128,19 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
                 return Err(Failure::Usage(format!("unknown option {a}\n{USAGE}")));
             }
             a if app.is_none() => app = Some(a.to_string()),
-            a => return Err(Failure::Usage(format!("unexpected {a}: app arguments go after --"))),
+            a => {
+                return Err(Failure::Usage(format!(
+                    "unexpected {a}: app arguments go after --"
+                )));
+            }
         }
     }
     let app = app.ok_or_else(|| Failure::Usage(format!("missing APP\n{USAGE}")))?;
     let accel = accel.unwrap_or_else(Accel::best);
     if accel == Accel::Kvm && !qemu::kvm_usable() {
-        return Err(Failure::Other("--accel kvm: /dev/kvm is not usable here; use --accel tcg".into()));
+        return Err(Failure::Other(
+            "--accel kvm: /dev/kvm is not usable here; use --accel tcg".into(),
+        ));
     }
     let image = image::build(&app, profile).map_err(|e| Failure::Other(e.to_string()))?;
     let mut config = RunConfig::new(&image.path);
@@ -152,7 +163,9 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
             qemu::display_path(&image.unstripped)
         );
     }
-    let outcome = config.run_interactive().map_err(|e| Failure::Other(e.to_string()))?;
+    let outcome = config
+        .run_interactive()
+        .map_err(|e| Failure::Other(e.to_string()))?;
     if let Some(line) = outcome.explanation(config.timeout) {
         eprintln!("{line}");
     }

@@ -40,7 +40,11 @@ impl Accel {
 
 /// True if KVM can be used by this process.
 pub fn kvm_usable() -> bool {
-    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
 }
 
 /// Everything that shapes one QEMU run.
@@ -92,7 +96,13 @@ impl RunConfig {
     pub fn qemu_command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-M", "microvm,x-option-roms=off,rtc=off,acpi=off"])
-            .args(["-nodefaults", "-no-user-config", "-no-reboot", "-display", "none"])
+            .args([
+                "-nodefaults",
+                "-no-user-config",
+                "-no-reboot",
+                "-display",
+                "none",
+            ])
             .args(["-serial", "stdio"])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
             .args(["-m", &self.mem_mib.to_string()]);
@@ -122,7 +132,12 @@ impl RunConfig {
         let start = Instant::now();
         let child = self.command().spawn().map_err(spawn_error)?;
         let (status, timed_out) = wait_with_timeout(child, self.timeout)?;
-        Ok(Outcome::new(status, timed_out, String::new(), start.elapsed()))
+        Ok(Outcome::new(
+            status,
+            timed_out,
+            String::new(),
+            start.elapsed(),
+        ))
     }
 
     /// Runs and captures the console.
@@ -221,11 +236,18 @@ impl Outcome {
             Some(code) => match exit_status::decode_qemu_status(code) {
                 QemuOutcome::Guest(s) => (s, Ending::Guest),
                 QemuOutcome::Reset => (exit_status::GUEST_RESET, Ending::Reset),
-                QemuOutcome::QemuError(c) => (exit_status::QEMU_FAILED, Ending::QemuFailed(Some(c))),
+                QemuOutcome::QemuError(c) => {
+                    (exit_status::QEMU_FAILED, Ending::QemuFailed(Some(c)))
+                }
             },
             None => (exit_status::QEMU_FAILED, Ending::QemuFailed(None)),
         };
-        Self { status, meaning, console, wall }
+        Self {
+            status,
+            meaning,
+            console,
+            wall,
+        }
     }
 
     /// A line for the user when the run did not end by the guest's own report.
@@ -289,7 +311,10 @@ pub fn shell_words(cmd: &Command) -> String {
 
 /// An image path relative to the workspace, for messages.
 pub fn display_path(path: &Path) -> String {
-    path.strip_prefix(crate::image::workspace_root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(crate::image::workspace_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -300,8 +325,16 @@ mod tests {
     fn cmdline_quotes_app_args() {
         let mut config = RunConfig::new("k.elf");
         config.kernel_options = "log=info".into();
-        config.app_args = vec!["one".into(), "two words".into(), "say \"hi\"".into(), "".into()];
-        assert_eq!(config.cmdline(), r#"log=info -- one "two words" "say \"hi\"" """#);
+        config.app_args = vec![
+            "one".into(),
+            "two words".into(),
+            "say \"hi\"".into(),
+            "".into(),
+        ];
+        assert_eq!(
+            config.cmdline(),
+            r#"log=info -- one "two words" "say \"hi\"" """#
+        );
         config.app_args.clear();
         assert_eq!(config.cmdline(), "log=info");
     }

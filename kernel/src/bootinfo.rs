@@ -63,7 +63,11 @@ impl BootInfo {
     pub const fn new(protocol: BootProtocol) -> Self {
         Self {
             protocol,
-            regions: [MemoryRegion { start: 0, end: 0, kind: MemoryKind::Reserved }; MAX_REGIONS],
+            regions: [MemoryRegion {
+                start: 0,
+                end: 0,
+                kind: MemoryKind::Reserved,
+            }; MAX_REGIONS],
             region_count: 0,
             regions_dropped: 0,
             cmdline: [0; MAX_CMDLINE],

@@ -22,7 +22,11 @@ pub enum CmdlineError<'a> {
     /// A `"` was opened and never closed.
     UnterminatedQuote,
     /// `name=value` where the value does not parse.
-    BadValue { option: &'a str, value: &'a str, expected: &'static str },
+    BadValue {
+        option: &'a str,
+        value: &'a str,
+        expected: &'static str,
+    },
     /// `name` given without the `=value` it needs.
     MissingValue { option: &'a str },
 }
@@ -31,8 +35,15 @@ impl fmt::Display for CmdlineError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnterminatedQuote => write!(f, "unterminated '\"'"),
-            Self::BadValue { option, value, expected } => {
-                write!(f, "{option}={value}: invalid value '{value}' (expected {expected})")
+            Self::BadValue {
+                option,
+                value,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "{option}={value}: invalid value '{value}' (expected {expected})"
+                )
             }
             Self::MissingValue { option } => write!(f, "{option}: missing '=value'"),
         }
@@ -141,7 +152,8 @@ impl<'a> CommandLine<'a> {
                 Some((name, value)) => (name, Some(value)),
                 None => (word, None),
             };
-            let need = |value: Option<&'a str>| value.ok_or(CmdlineError::MissingValue { option: name });
+            let need =
+                |value: Option<&'a str>| value.ok_or(CmdlineError::MissingValue { option: name });
             match name {
                 "log" => options.log = Some(need(value)?),
                 "heap" => options.heap = Some(parse_size(name, need(value)?)?),
@@ -187,8 +199,15 @@ fn app_words(line: &str) -> impl Iterator<Item = RawWord<'_>> {
 
 /// Parses `4096`, `64K`, `16M`, `1G` (binary units, optional `iB`/`B`).
 pub fn parse_size<'a>(option: &'a str, value: &'a str) -> Result<u64, CmdlineError<'a>> {
-    let bad = CmdlineError::BadValue { option, value, expected: "a size like 65536, 64K, 16M or 1G" };
-    let digits_end = value.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(value.len());
+    let bad = CmdlineError::BadValue {
+        option,
+        value,
+        expected: "a size like 65536, 64K, 16M or 1G",
+    };
+    let digits_end = value
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(value.len());
     if digits_end == 0 {
         return Err(bad);
     }
@@ -234,7 +253,10 @@ mod tests {
     #[test]
     fn quotes_and_escapes() {
         let (cl, _) = parse(r#"-- "two words" "say \"hi\"" back\slash --"#);
-        assert_eq!(cl.unwrap().app_args(), ["two words", "say \"hi\"", "back\\slash", "--"]);
+        assert_eq!(
+            cl.unwrap().app_args(),
+            ["two words", "say \"hi\"", "back\\slash", "--"]
+        );
     }
 
     #[test]
@@ -254,7 +276,14 @@ mod tests {
     fn malformed_values_are_errors() {
         let (cl, _) = parse("heap=abc");
         let err = cl.unwrap_err();
-        assert!(matches!(err, CmdlineError::BadValue { option: "heap", value: "abc", .. }));
+        assert!(matches!(
+            err,
+            CmdlineError::BadValue {
+                option: "heap",
+                value: "abc",
+                ..
+            }
+        ));
         assert_eq!(
             err.to_string(),
             "heap=abc: invalid value 'abc' (expected a size like 65536, 64K, 16M or 1G)"

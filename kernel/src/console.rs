@@ -16,7 +16,9 @@ struct Console {
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let Some(uart) = self.uart.as_mut() else { return Ok(()) };
+        let Some(uart) = self.uart.as_mut() else {
+            return Ok(());
+        };
         for line in s.split_inclusive('\n') {
             match line.strip_suffix('\n') {
                 Some(text) => {

@@ -61,10 +61,7 @@ mod tests {
     fn every_app_status_round_trips() {
         for status in 0..=MAX_APP_STATUS {
             let qemu = ((debug_exit_value(status) << 1) | 1) & 0xff;
-            assert_eq!(
-                decode_qemu_status(qemu as i32),
-                QemuOutcome::Guest(status)
-            );
+            assert_eq!(decode_qemu_status(qemu as i32), QemuOutcome::Guest(status));
         }
     }
 

@@ -43,7 +43,11 @@ pub struct LogFilter<'a> {
 
 impl<'a> LogFilter<'a> {
     pub const fn new(default: LevelFilter) -> Self {
-        Self { default, modules: [("", LevelFilter::Off); MAX_DIRECTIVES], count: 0 }
+        Self {
+            default,
+            modules: [("", LevelFilter::Off); MAX_DIRECTIVES],
+            count: 0,
+        }
     }
 
     pub fn parse(spec: &'a str) -> Result<Self, LogSpecError<'a>> {
@@ -74,7 +78,10 @@ impl<'a> LogFilter<'a> {
 
     /// The most verbose level any module may log at.
     pub fn max_level(&self) -> LevelFilter {
-        self.modules[..self.count].iter().map(|&(_, l)| l).fold(self.default, Ord::max)
+        self.modules[..self.count]
+            .iter()
+            .map(|&(_, l)| l)
+            .fold(self.default, Ord::max)
     }
 }
 
@@ -119,9 +126,15 @@ mod tests {
 
     #[test]
     fn bad_levels_are_errors() {
-        assert_eq!(LogFilter::parse("loud").unwrap_err(), LogSpecError::BadLevel("loud"));
+        assert_eq!(
+            LogFilter::parse("loud").unwrap_err(),
+            LogSpecError::BadLevel("loud")
+        );
         assert!(LogFilter::parse("info,kernel=verbose").is_err());
         let many = "a=info,".repeat(MAX_DIRECTIVES + 1);
-        assert_eq!(LogFilter::parse(&many).unwrap_err(), LogSpecError::TooManyDirectives);
+        assert_eq!(
+            LogFilter::parse(&many).unwrap_err(),
+            LogSpecError::TooManyDirectives
+        );
     }
 }

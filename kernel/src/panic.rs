@@ -9,7 +9,10 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
     if PANICKING.swap(true, Ordering::SeqCst) {
-        crate::console::emergency_write(format_args!("panic while panicking: {}\n", info.message()));
+        crate::console::emergency_write(format_args!(
+            "panic while panicking: {}\n",
+            info.message()
+        ));
         crate::runtime::exit_now(crate::exit_status::FATAL);
     }
     let mut out = crate::console::emergency();
@@ -23,7 +26,13 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     }
     let _ = write!(out, "panic in task 'main'");
     if let Some(location) = info.location() {
-        let _ = write!(out, " at {}:{}:{}", location.file(), location.line(), location.column());
+        let _ = write!(
+            out,
+            " at {}:{}:{}",
+            location.file(),
+            location.line(),
+            location.column()
+        );
     }
     let _ = writeln!(out, ": {}", info.message());
     drop(out);

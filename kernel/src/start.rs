@@ -4,6 +4,7 @@ use crate::bootinfo::BootInfo;
 use crate::cmdline::{CommandLine, KNOWN_OPTIONS};
 use crate::exit_status;
 use crate::logfilter::LogFilter;
+use crate::time::Phase;
 use crate::{arch, console, klog, mm, runtime, time};
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,7 +24,9 @@ fn command_line_error(args: core::fmt::Arguments<'_>) -> ! {
 /// Common start for every boot path. `boot_error` is a problem the entry code found.
 pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> ! {
     console::init();
+    time::mark(Phase::Console);
     arch::init_traps();
+    time::mark(Phase::Traps);
     if let Some(error) = boot_error {
         console::write_fmt(format_args!("fatal: boot: {error}\n"));
         runtime::exit_now(exit_status::FATAL);
@@ -34,7 +37,10 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
         command_line_error(format_args!("not valid UTF-8"))
     };
     if info.cmdline_truncated {
-        command_line_error(format_args!("longer than {} bytes", crate::bootinfo::MAX_CMDLINE));
+        command_line_error(format_args!(
+            "longer than {} bytes",
+            crate::bootinfo::MAX_CMDLINE
+        ));
     }
     let cmdline = CommandLine::parse(line, |word| {
         console::write_fmt(format_args!(
@@ -49,12 +55,18 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
         Some(Err(e)) => command_line_error(format_args!("log={}: {e}", options.log.unwrap_or(""))),
     };
     klog::init(filter);
+    time::mark(Phase::CommandLine);
 
     let (tsc_hz, source) = arch::calibrate_tsc();
     time::init(info.entry_tsc, tsc_hz);
+    time::mark(Phase::Clock);
     log::info!("tsc {} kHz from {}", tsc_hz / 1000, source.name());
     if info.regions_dropped > 0 {
-        log::warn!("memory map: {} regions beyond {} ignored", info.regions_dropped, crate::bootinfo::MAX_REGIONS);
+        log::warn!(
+            "memory map: {} regions beyond {} ignored",
+            info.regions_dropped,
+            crate::bootinfo::MAX_REGIONS
+        );
     }
 
     let stack = options.stack.unwrap_or(DEFAULT_MAIN_STACK);
@@ -66,6 +78,7 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
             runtime::exit_now(exit_status::FATAL)
         }
     };
+    time::mark(Phase::Memory);
     log::info!(
         "memory: {} KiB usable, heap {} KiB at {:#x}, main stack {} KiB, {} KiB free",
         layout.usable / 1024,
@@ -78,6 +91,7 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
         console::write_fmt(format_args!("fatal: interrupts: {e}\n"));
         runtime::exit_now(exit_status::FATAL);
     }
+    time::mark(Phase::Interrupts);
     log::info!("timer: local APIC {}", arch::timer_mode());
 
     runtime::set_args(cmdline.app_args());
@@ -93,6 +107,7 @@ unsafe extern "Rust" {
 
 extern "C" fn enter_app() -> ! {
     time::mark_main_entered();
+    time::log_boot_timeline();
     log::info!("entering app main after {:?}", time::boot_to_main());
     // SAFETY: `libos::main!` defines this symbol with exactly this signature; an image
     // without it fails to link.

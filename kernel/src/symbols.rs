@@ -71,19 +71,31 @@ impl<'a> SymbolTable<'a> {
     /// Checks the header; an empty slice is a valid empty table.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, SymbolError> {
         if bytes.is_empty() {
-            return Ok(Self { base: 0, entries: &[], names: &[] });
+            return Ok(Self {
+                base: 0,
+                entries: &[],
+                names: &[],
+            });
         }
         if bytes.len() < HEADER || &bytes[..4] != MAGIC {
             return Err(SymbolError::Malformed);
         }
         let count = read_u32(bytes, 4) as usize;
-        let base = u64::from_le_bytes(bytes[8..16].try_into().map_err(|_| SymbolError::Malformed)?);
+        let base = u64::from_le_bytes(
+            bytes[8..16]
+                .try_into()
+                .map_err(|_| SymbolError::Malformed)?,
+        );
         let names_start = count
             .checked_mul(ENTRY)
             .and_then(|n| n.checked_add(HEADER))
             .filter(|&end| end <= bytes.len())
             .ok_or(SymbolError::Malformed)?;
-        Ok(Self { base, entries: &bytes[HEADER..names_start], names: &bytes[names_start..] })
+        Ok(Self {
+            base,
+            entries: &bytes[HEADER..names_start],
+            names: &bytes[names_start..],
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -136,7 +148,11 @@ pub(crate) fn in_image() -> SymbolTable<'static> {
         let end = core::ptr::addr_of!(__ksyms_end);
         core::slice::from_raw_parts(start, end as usize - start as usize)
     };
-    SymbolTable::parse(bytes).unwrap_or(SymbolTable { base: 0, entries: &[], names: &[] })
+    SymbolTable::parse(bytes).unwrap_or(SymbolTable {
+        base: 0,
+        entries: &[],
+        names: &[],
+    })
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -155,14 +171,20 @@ mod tests {
 
     #[test]
     fn round_trip_and_lookup() {
-        let symbols = [sym(0x10_2000, 0x40, "b::two"), sym(0x10_1000, 0x100, "a::one")];
+        let symbols = [
+            sym(0x10_2000, 0x40, "b::two"),
+            sym(0x10_1000, 0x100, "a::one"),
+        ];
         let bytes = encode(&symbols).unwrap();
         let table = SymbolTable::parse(&bytes).unwrap();
         assert_eq!(table.len(), 2);
         assert_eq!(table.lookup(0x10_1000).unwrap().name, "a::one");
         assert_eq!(table.lookup(0x10_10ff).unwrap().name, "a::one");
         assert_eq!(table.lookup(0x10_1100), None);
-        assert_eq!(table.lookup(0x10_2020).unwrap(), sym(0x10_2000, 0x40, "b::two"));
+        assert_eq!(
+            table.lookup(0x10_2020).unwrap(),
+            sym(0x10_2000, 0x40, "b::two")
+        );
         assert_eq!(table.lookup(0xfff), None);
         assert_eq!(table.lookup(u64::MAX), None);
     }
@@ -170,10 +192,16 @@ mod tests {
     #[test]
     fn empty_and_malformed_tables() {
         assert!(SymbolTable::parse(&[]).unwrap().lookup(0x1000).is_none());
-        assert_eq!(SymbolTable::parse(b"KSYX").unwrap_err(), SymbolError::Malformed);
+        assert_eq!(
+            SymbolTable::parse(b"KSYX").unwrap_err(),
+            SymbolError::Malformed
+        );
         let mut bytes = encode(&[sym(1, 1, "x")]).unwrap();
         bytes.truncate(HEADER + 3);
-        assert_eq!(SymbolTable::parse(&bytes).unwrap_err(), SymbolError::Malformed);
+        assert_eq!(
+            SymbolTable::parse(&bytes).unwrap_err(),
+            SymbolError::Malformed
+        );
     }
 
     #[test]

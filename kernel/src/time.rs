@@ -13,11 +13,45 @@ static NS_PER_TICK_SHL32: AtomicU64 = AtomicU64::new(0);
 /// Time since boot when the app's `main` was entered.
 static MAIN_ENTERED_NS: AtomicU64 = AtomicU64::new(0);
 
+/// Boot phases whose end is recorded (raw TSC) for the `log=debug` boot timeline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Phase {
+    Console,
+    Traps,
+    CommandLine,
+    Clock,
+    Memory,
+    Interrupts,
+}
+
+const PHASES: [&str; 6] = ["console", "traps", "command line", "clock", "memory", "interrupts"];
+static PHASE_END_TSC: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+
+/// Records the end of `phase` (one RDTSC; no output).
+pub(crate) fn mark(phase: Phase) {
+    PHASE_END_TSC[phase as usize].store(crate::arch::rdtsc(), Ordering::Relaxed);
+}
+
+/// Logs how long each boot phase took, at debug level.
+pub(crate) fn log_boot_timeline() {
+    let mut previous = ENTRY_TSC.load(Ordering::Relaxed);
+    for (name, end) in PHASES.iter().zip(&PHASE_END_TSC) {
+        let end = end.load(Ordering::Relaxed);
+        if end >= previous {
+            log::debug!("boot phase {name}: {} us", ticks_to_ns(end - previous) / 1000);
+            previous = end;
+        }
+    }
+}
+
 /// Starts the clock: `entry_tsc` is time zero, `hz` the TSC frequency.
 pub(crate) fn init(entry_tsc: u64, hz: u64) {
     ENTRY_TSC.store(entry_tsc, Ordering::Relaxed);
     TSC_HZ.store(hz, Ordering::Relaxed);
-    NS_PER_TICK_SHL32.store(((1_000_000_000u128 << 32) / u128::from(hz.max(1))) as u64, Ordering::Relaxed);
+    NS_PER_TICK_SHL32.store(
+        ((1_000_000_000u128 << 32) / u128::from(hz.max(1))) as u64,
+        Ordering::Relaxed,
+    );
 }
 
 /// TSC frequency in Hz (0 before the clock starts).

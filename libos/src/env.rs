@@ -29,5 +29,8 @@ impl ExactSizeIterator for Args {}
 
 /// The arguments, `argv[0]` (the app's name) first.
 pub fn args() -> Args {
-    Args { name: Some(kernel::runtime::app_name()), rest: kernel::runtime::args().iter() }
+    Args {
+        name: Some(kernel::runtime::app_name()),
+        rest: kernel::runtime::args().iter(),
+    }
 }

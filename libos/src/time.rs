@@ -1,7 +1,7 @@
 //! Time: a monotonic [`Instant`], [`Duration`], and [`sleep`] that halts the CPU.
 
-pub use core::time::Duration;
 use core::ops::{Add, AddAssign, Sub};
+pub use core::time::Duration;
 
 /// A point on the monotonic clock (time since the kernel's first instruction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

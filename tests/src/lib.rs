@@ -13,7 +13,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// The release image of `app`, built on first use.
 pub fn image(app: &str) -> Image {
     static IMAGES: OnceLock<Mutex<HashMap<String, Image>>> = OnceLock::new();
-    let mut images = IMAGES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut images = IMAGES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     images
         .entry(app.to_string())
         .or_insert_with(|| {
@@ -62,7 +65,9 @@ impl Run {
 
     /// Boots and waits; panics only if QEMU cannot be started at all.
     pub fn go(self) -> Outcome {
-        self.config.run_captured().unwrap_or_else(|e| panic!("running QEMU: {e}"))
+        self.config
+            .run_captured()
+            .unwrap_or_else(|e| panic!("running QEMU: {e}"))
     }
 }
 

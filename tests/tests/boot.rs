@@ -5,7 +5,9 @@ use tests::{Run, assert_console, assert_status};
 
 #[test]
 fn hello_greets_prints_args_and_exits_zero() {
-    let out = Run::new("hello").args(&["one", "two words", "say \"hi\""]).go();
+    let out = Run::new("hello")
+        .args(&["one", "two words", "say \"hi\""])
+        .go();
     assert_status(&out, 0);
     assert_eq!(out.meaning, Ending::Guest);
     assert_console(&out, "Hello");
@@ -24,13 +26,18 @@ fn hello_runs_in_8_mib() {
 fn args_start_with_the_app_name() {
     let out = Run::new("testkernel").args(&["args", "x", ""]).go();
     assert_status(&out, 0);
-    assert_console(&out, "arg[0] = \"testkernel\"\narg[1] = \"args\"\narg[2] = \"x\"\narg[3] = \"\"\n");
+    assert_console(
+        &out,
+        "arg[0] = \"testkernel\"\narg[1] = \"args\"\narg[2] = \"x\"\narg[3] = \"\"\n",
+    );
 }
 
 #[test]
 fn exit_status_is_passed_through() {
     for status in [0u8, 3, 7, 42, 123] {
-        let out = Run::new("testkernel").args(&["exit", &status.to_string()]).go();
+        let out = Run::new("testkernel")
+            .args(&["exit", &status.to_string()])
+            .go();
         assert_status(&out, status);
     }
 }
@@ -60,8 +67,15 @@ fn unknown_scenario_is_an_app_error_not_a_hang() {
 fn malformed_kernel_option_exits_2() {
     let out = Run::new("hello").options("heap=abc").go();
     assert_status(&out, 2);
-    assert_console(&out, "error: kernel command line: heap=abc: invalid value 'abc'");
-    assert!(!out.console.contains("Hello"), "the app must not run:\n{}", out.console);
+    assert_console(
+        &out,
+        "error: kernel command line: heap=abc: invalid value 'abc'",
+    );
+    assert!(
+        !out.console.contains("Hello"),
+        "the app must not run:\n{}",
+        out.console
+    );
 
     let out = Run::new("hello").options("log=loud").go();
     assert_status(&out, 2);
@@ -83,13 +97,18 @@ fn heap_larger_than_memory_exits_2() {
 fn unknown_kernel_option_warns_and_runs() {
     let out = Run::new("hello").options("frobnicate=1").go();
     assert_status(&out, 0);
-    assert_console(&out, "warning: unknown kernel option 'frobnicate=1' ignored");
+    assert_console(
+        &out,
+        "warning: unknown kernel option 'frobnicate=1' ignored",
+    );
     assert_console(&out, "Hello");
 }
 
 #[test]
 fn log_filter_per_module() {
-    let out = Run::new("hello").options("log=warn,kernel::start=info").go();
+    let out = Run::new("hello")
+        .options("log=warn,kernel::start=info")
+        .go();
     assert_status(&out, 0);
     assert_console(&out, "INFO  kernel::start: memory:");
     assert!(!out.console.contains("DEBUG"), "{}", out.console);
@@ -99,14 +118,20 @@ fn log_filter_per_module() {
 
 #[test]
 fn heap_allocates_and_frees() {
-    let out = Run::new("testkernel").args(&["heap"]).options("heap=16M").go();
+    let out = Run::new("testkernel")
+        .args(&["heap"])
+        .options("heap=16M")
+        .go();
     assert_status(&out, 0);
     assert_console(&out, "heap ok, sum 499999500000");
 }
 
 #[test]
 fn timeout_kills_a_hung_guest_with_124() {
-    let out = Run::new("testkernel").args(&["hang"]).timeout(std::time::Duration::from_secs(2)).go();
+    let out = Run::new("testkernel")
+        .args(&["hang"])
+        .timeout(std::time::Duration::from_secs(2))
+        .go();
     assert_status(&out, 124);
     assert_eq!(out.meaning, Ending::Timeout);
 }

@@ -39,10 +39,16 @@ fn kvm_smoke_test() {
     assert_status(&out, 0);
     assert_console(&out, "Hello");
     assert_console(&out, "args: [\"kvm\"]");
-    let out = Run::new("testkernel").args(&["page-fault"]).accel(Accel::Kvm).go();
+    let out = Run::new("testkernel")
+        .args(&["page-fault"])
+        .accel(Accel::Kvm)
+        .go();
     assert_status(&out, 101);
     assert_console(&out, "in testkernel::read_unmapped_memory+0x");
-    let out = Run::new("testkernel").args(&["sleep", "50"]).accel(Accel::Kvm).go();
+    let out = Run::new("testkernel")
+        .args(&["sleep", "50"])
+        .accel(Accel::Kvm)
+        .go();
     assert_status(&out, 0);
     assert!(guest_slept_us(&out.console) >= 50_000);
 }

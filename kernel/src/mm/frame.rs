@@ -44,7 +44,10 @@ impl Default for FrameAllocator {
 
 impl FrameAllocator {
     pub const fn new() -> Self {
-        Self { ranges: [Range { start: 0, end: 0 }; MAX_RANGES], len: 0 }
+        Self {
+            ranges: [Range { start: 0, end: 0 }; MAX_RANGES],
+            len: 0,
+        }
     }
 
     /// Adds `[start, end)` (shrunk to whole pages) as free memory.
@@ -68,8 +71,14 @@ impl FrameAllocator {
                 i += 1;
                 continue;
             }
-            let left = Range { start: r.start, end: start };
-            let right = Range { start: end, end: r.end };
+            let left = Range {
+                start: r.start,
+                end: start,
+            };
+            let right = Range {
+                start: end,
+                end: r.end,
+            };
             match (left.start < left.end, right.start < right.end) {
                 (true, true) => {
                     if self.len == MAX_RANGES {
@@ -113,11 +122,14 @@ impl FrameAllocator {
 
     /// Returns `pages` frames at `start` to the free pool.
     pub fn free(&mut self, start: u64, pages: u64) -> Result<(), FrameError> {
-        if pages == 0 || start % PAGE_SIZE != 0 {
+        if pages == 0 || !start.is_multiple_of(PAGE_SIZE) {
             return Err(FrameError::BadRequest);
         }
         let end = start + pages * PAGE_SIZE;
-        if self.ranges[..self.len].iter().any(|r| r.start < end && start < r.end) {
+        if self.ranges[..self.len]
+            .iter()
+            .any(|r| r.start < end && start < r.end)
+        {
             return Err(FrameError::DoubleFree);
         }
         self.insert(Range { start, end })
@@ -125,12 +137,18 @@ impl FrameAllocator {
 
     /// Bytes currently free.
     pub fn free_bytes(&self) -> u64 {
-        self.ranges[..self.len].iter().map(|r| r.end - r.start).sum()
+        self.ranges[..self.len]
+            .iter()
+            .map(|r| r.end - r.start)
+            .sum()
     }
 
     /// The largest free range as `(start, bytes)`.
     pub fn largest(&self) -> Option<(u64, u64)> {
-        self.ranges[..self.len].iter().map(|r| (r.start, r.end - r.start)).max_by_key(|&(_, s)| s)
+        self.ranges[..self.len]
+            .iter()
+            .map(|r| (r.start, r.end - r.start))
+            .max_by_key(|&(_, s)| s)
     }
 
     /// Inserts a range that overlaps nothing free, merging with neighbours.
@@ -241,12 +259,19 @@ mod tests {
         fa.add(0, 2 * MAX_RANGES as u64 * 2 * PAGE_SIZE).unwrap();
         let mut held = 0;
         for i in 0..MAX_RANGES as u64 * 2 {
-            if fa.reserve(i * 2 * PAGE_SIZE, i * 2 * PAGE_SIZE + PAGE_SIZE).is_err() {
+            if fa
+                .reserve(i * 2 * PAGE_SIZE, i * 2 * PAGE_SIZE + PAGE_SIZE)
+                .is_err()
+            {
                 break;
             }
             held += 1;
         }
         assert!(held >= MAX_RANGES as u64 - 1);
-        assert!(fa.ranges[..fa.len].windows(2).all(|w| w[0].end < w[1].start));
+        assert!(
+            fa.ranges[..fa.len]
+                .windows(2)
+                .all(|w| w[0].end < w[1].start)
+        );
     }
 }

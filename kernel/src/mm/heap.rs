@@ -42,7 +42,9 @@ unsafe impl GlobalAlloc for KernelHeap {
 }
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap { heap: Mutex::new(Heap::empty()) };
+static HEAP: KernelHeap = KernelHeap {
+    heap: Mutex::new(Heap::empty()),
+};
 
 /// Hands `[start, start + size)` to the heap.
 ///
@@ -63,7 +65,10 @@ pub struct HeapStats {
 /// Current heap usage (zeros if the heap is busy, e.g. on a fatal path).
 pub fn stats() -> HeapStats {
     match HEAP.heap.try_lock() {
-        Some(heap) => HeapStats { size: heap.size(), used: heap.used() },
+        Some(heap) => HeapStats {
+            size: heap.size(),
+            used: heap.used(),
+        },
         None => HeapStats { size: 0, used: 0 },
     }
 }

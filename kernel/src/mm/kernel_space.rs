@@ -30,9 +30,15 @@ static SPACE: Mutex<Option<KernelSpace>> = Mutex::new(None);
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum MemError {
     /// Not enough free memory for `what`.
-    OutOfMemory { what: &'static str, bytes: u64 },
+    OutOfMemory {
+        what: &'static str,
+        bytes: u64,
+    },
     /// `heap=` asked for more than the largest free block.
-    HeapTooLarge { requested: u64, available: u64 },
+    HeapTooLarge {
+        requested: u64,
+        available: u64,
+    },
     Frames(FrameError),
     Map(MapError),
     /// Called before `init`.
@@ -45,7 +51,10 @@ impl fmt::Display for MemError {
             Self::OutOfMemory { what, bytes } => {
                 write!(f, "not enough memory for {what} ({bytes} bytes)")
             }
-            Self::HeapTooLarge { requested, available } => write!(
+            Self::HeapTooLarge {
+                requested,
+                available,
+            } => write!(
                 f,
                 "heap={requested}: only {available} bytes of contiguous memory are free"
             ),
@@ -86,42 +95,69 @@ unsafe extern "C" {
     static __kernel_end: u8;
 }
 
-fn symbol(s: &u8) -> u64 {
-    s as *const u8 as u64
-}
 
 /// Builds the kernel's page tables, switches to them, and sets up the main stack and heap.
-pub(crate) fn init(info: &BootInfo, heap: Option<u64>, main_stack: u64) -> Result<MemoryLayout, MemError> {
+pub(crate) fn init(
+    info: &BootInfo,
+    heap: Option<u64>,
+    main_stack: u64,
+) -> Result<MemoryLayout, MemError> {
     let mut frames = FrameAllocator::new();
-    for region in info.regions().iter().filter(|r| r.kind == MemoryKind::Usable) {
+    for region in info
+        .regions()
+        .iter()
+        .filter(|r| r.kind == MemoryKind::Usable)
+    {
         frames.add(region.start.max(LOW_MEMORY_END), region.end)?;
     }
     frames.reserve(info.kernel_phys.0, info.kernel_phys.1)?;
     let direct_map = frames.clone();
 
-    // SAFETY: only addresses of linker symbols are taken.
-    let (start, text_end, rodata_end, data_end, end) = unsafe {
-        (
-            symbol(&__kernel_start),
-            symbol(&__text_end),
-            symbol(&__rodata_end),
-            symbol(&__data_end),
-            symbol(&__kernel_end),
-        )
-    };
-    // SAFETY (for the block): table frames come from `frames`, which holds only usable RAM
-    // outside the kernel image; the boot tables identity-map the low 4 GiB the allocator
-    // hands out first, and `phys_offset` 0 matches that identity map.
+    let (start, text_end, rodata_end, data_end, end) = (
+        core::ptr::addr_of!(__kernel_start) as u64,
+        core::ptr::addr_of!(__text_end) as u64,
+        core::ptr::addr_of!(__rodata_end) as u64,
+        core::ptr::addr_of!(__data_end) as u64,
+        core::ptr::addr_of!(__kernel_end) as u64,
+    );
+    // SAFETY: table frames come from `frames`, which holds only usable RAM outside the
+    // kernel image; the boot tables identity-map the low 4 GiB the allocator hands out
+    // first, and `phys_offset` 0 matches that identity map. The tables are not live yet.
     let mut tables = unsafe { PageTables::new(&mut frames, 0)? };
+    // SAFETY: as above; each range maps memory to itself (identity), so nothing aliases.
     unsafe {
         tables.map(&mut frames, start, start, text_end - start, Access::TEXT)?;
-        tables.map(&mut frames, text_end, text_end, rodata_end - text_end, Access::READ_ONLY)?;
-        tables.map(&mut frames, rodata_end, rodata_end, data_end - rodata_end, Access::DATA)?;
+        tables.map(
+            &mut frames,
+            text_end,
+            text_end,
+            rodata_end - text_end,
+            Access::READ_ONLY,
+        )?;
+        tables.map(
+            &mut frames,
+            rodata_end,
+            rodata_end,
+            data_end - rodata_end,
+            Access::DATA,
+        )?;
         if end > data_end {
-            tables.map(&mut frames, data_end, data_end, end - data_end, Access::READ_ONLY)?;
+            tables.map(
+                &mut frames,
+                data_end,
+                data_end,
+                end - data_end,
+                Access::READ_ONLY,
+            )?;
         }
         for (range_start, range_len) in ranges(&direct_map) {
-            tables.map(&mut frames, range_start, range_start, range_len, Access::DATA)?;
+            tables.map(
+                &mut frames,
+                range_start,
+                range_start,
+                range_len,
+                Access::DATA,
+            )?;
         }
     }
     // Guard pages of the static stacks (boot stack and trap stacks) in .bss.
@@ -131,12 +167,19 @@ pub(crate) fn init(info: &BootInfo, heap: Option<u64>, main_stack: u64) -> Resul
     for (name, guard_start, top) in static_guards {
         // SAFETY: guard pages are never used by anything; the tables are not live yet.
         unsafe { tables.unmap_page(&mut frames, guard_start)? };
-        stack::register(GuardInfo { name, guard_start, top });
+        stack::register(GuardInfo {
+            name,
+            guard_start,
+            top,
+        });
     }
     // SAFETY: the new tables map the kernel image, its stacks (but their guard pages) and
     // all usable RAM at the same addresses as the boot tables do.
     unsafe { crate::arch::load_page_tables(tables.root()) };
-    log::debug!("page tables live: root {:#x}, kernel {start:#x}..{end:#x}", tables.root());
+    log::debug!(
+        "page tables live: root {:#x}, kernel {start:#x}..{end:#x}",
+        tables.root()
+    );
 
     let mut space = KernelSpace { frames, tables };
     let main_stack_top = space.allocate_stack("main", main_stack)?;
@@ -144,13 +187,19 @@ pub(crate) fn init(info: &BootInfo, heap: Option<u64>, main_stack: u64) -> Resul
     let (heap_start, largest) = space.frames.largest().unwrap_or((0, 0));
     let heap_size = match heap {
         Some(requested) if requested > largest => {
-            return Err(MemError::HeapTooLarge { requested, available: largest });
+            return Err(MemError::HeapTooLarge {
+                requested,
+                available: largest,
+            });
         }
         Some(requested) => requested.next_multiple_of(PAGE_SIZE),
         None => largest.saturating_sub(DEFAULT_RESERVE.min(largest / 4)) & !(PAGE_SIZE - 1),
     };
     if heap_size < MIN_HEAP {
-        return Err(MemError::OutOfMemory { what: "the heap", bytes: MIN_HEAP });
+        return Err(MemError::OutOfMemory {
+            what: "the heap",
+            bytes: MIN_HEAP,
+        });
     }
     space.frames.reserve(heap_start, heap_start + heap_size)?;
     // SAFETY: the block was just taken from the frame allocator, so nothing else owns it,
@@ -185,12 +234,19 @@ impl KernelSpace {
         let base = self
             .frames
             .alloc(pages, 1)
-            .map_err(|_| MemError::OutOfMemory { what: "a stack", bytes: pages * PAGE_SIZE })?;
+            .map_err(|_| MemError::OutOfMemory {
+                what: "a stack",
+                bytes: pages * PAGE_SIZE,
+            })?;
         // SAFETY: the guard page was just allocated and is used by nothing.
         unsafe { self.tables.unmap_page(&mut self.frames, base)? };
         crate::arch::flush_page(base);
         let top = base + pages * PAGE_SIZE;
-        stack::register(GuardInfo { name, guard_start: base, top });
+        stack::register(GuardInfo {
+            name,
+            guard_start: base,
+            top,
+        });
         Ok(top)
     }
 }

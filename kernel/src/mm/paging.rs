@@ -31,10 +31,26 @@ pub struct Access {
 }
 
 impl Access {
-    pub const TEXT: Self = Self { writable: false, executable: true, uncached: false };
-    pub const READ_ONLY: Self = Self { writable: false, executable: false, uncached: false };
-    pub const DATA: Self = Self { writable: true, executable: false, uncached: false };
-    pub const DEVICE: Self = Self { writable: true, executable: false, uncached: true };
+    pub const TEXT: Self = Self {
+        writable: false,
+        executable: true,
+        uncached: false,
+    };
+    pub const READ_ONLY: Self = Self {
+        writable: false,
+        executable: false,
+        uncached: false,
+    };
+    pub const DATA: Self = Self {
+        writable: true,
+        executable: false,
+        uncached: false,
+    };
+    pub const DEVICE: Self = Self {
+        writable: true,
+        executable: false,
+        uncached: true,
+    };
 
     fn bits(self) -> u64 {
         let mut bits = PRESENT | GLOBAL;
@@ -109,7 +125,10 @@ impl PageTables {
     /// memory that nothing else uses and that is readable and writable at
     /// `phys + phys_offset` for as long as these tables live.
     pub unsafe fn new(frames: &mut impl TableFrames, phys_offset: u64) -> Result<Self, MapError> {
-        let mut tables = Self { root: 0, phys_offset };
+        let mut tables = Self {
+            root: 0,
+            phys_offset,
+        };
         // SAFETY: the caller's contract covers the frames this allocates.
         tables.root = unsafe { tables.new_table(frames)? };
         Ok(tables)
@@ -193,7 +212,10 @@ impl PageTables {
                 let flags = value & LEAF_FLAGS;
                 for i in 0..ENTRIES {
                     // SAFETY: `pt` is a fresh table frame we own.
-                    unsafe { self.entry_ptr(pt, i).write((base + i as u64 * PAGE_SIZE) | flags | PRESENT) };
+                    unsafe {
+                        self.entry_ptr(pt, i)
+                            .write((base + i as u64 * PAGE_SIZE) | flags | PRESENT)
+                    };
                 }
                 // SAFETY: `entry` points into a table we own.
                 unsafe { entry.write(pt | PRESENT | WRITABLE) };
@@ -223,7 +245,11 @@ impl PageTables {
                 return None;
             }
             if level == 0 || value & HUGE != 0 {
-                let page_size = if level == 0 { PAGE_SIZE } else { HUGE_PAGE_SIZE };
+                let page_size = if level == 0 {
+                    PAGE_SIZE
+                } else {
+                    HUGE_PAGE_SIZE
+                };
                 let base = value & ADDRESS_MASK & !(page_size - 1);
                 return Some(Translation {
                     phys: base + (virt & (page_size - 1)),
@@ -304,7 +330,10 @@ mod tests {
         fn new(pages: usize) -> Self {
             let mut frames = FrameAllocator::new();
             frames.add(0, pages as u64 * PAGE_SIZE).unwrap();
-            Self { buffer: vec![[0; ENTRIES]; pages], frames }
+            Self {
+                buffer: vec![[0; ENTRIES]; pages],
+                frames,
+            }
         }
 
         fn tables(&mut self) -> PageTables {
@@ -320,13 +349,27 @@ mod tests {
         let mut pt = mem.tables();
         // SAFETY: fake memory, nothing is live.
         unsafe {
-            pt.map(&mut mem.frames, 0x10_0000, 0x10_0000, 0x3000, Access::TEXT).unwrap();
-            pt.map(&mut mem.frames, 0x4000_0000, 0x20_0000, 4 << 20, Access::DATA).unwrap();
+            pt.map(&mut mem.frames, 0x10_0000, 0x10_0000, 0x3000, Access::TEXT)
+                .unwrap();
+            pt.map(
+                &mut mem.frames,
+                0x4000_0000,
+                0x20_0000,
+                4 << 20,
+                Access::DATA,
+            )
+            .unwrap();
         }
         let t = pt.translate(0x10_1234).unwrap();
-        assert_eq!((t.phys, t.access, t.page_size), (0x10_1234, Access::TEXT, PAGE_SIZE));
+        assert_eq!(
+            (t.phys, t.access, t.page_size),
+            (0x10_1234, Access::TEXT, PAGE_SIZE)
+        );
         let t = pt.translate(0x4030_0010).unwrap();
-        assert_eq!((t.phys, t.access, t.page_size), (0x50_0010, Access::DATA, HUGE_PAGE_SIZE));
+        assert_eq!(
+            (t.phys, t.access, t.page_size),
+            (0x50_0010, Access::DATA, HUGE_PAGE_SIZE)
+        );
         assert_eq!(pt.translate(0x10_3000), None);
         assert_eq!(pt.translate(0), None);
     }
@@ -336,7 +379,16 @@ mod tests {
         let mut mem = FakeMemory::new(64);
         let mut pt = mem.tables();
         // SAFETY: fake memory.
-        unsafe { pt.map(&mut mem.frames, 0x1f_f000, 0x1f_f000, 0x20_2000, Access::DATA).unwrap() };
+        unsafe {
+            pt.map(
+                &mut mem.frames,
+                0x1f_f000,
+                0x1f_f000,
+                0x20_2000,
+                Access::DATA,
+            )
+            .unwrap()
+        };
         assert_eq!(pt.translate(0x1f_f000).unwrap().page_size, PAGE_SIZE);
         assert_eq!(pt.translate(0x20_0000).unwrap().page_size, HUGE_PAGE_SIZE);
         assert_eq!(pt.translate(0x40_0000).unwrap().page_size, PAGE_SIZE);
@@ -349,7 +401,8 @@ mod tests {
         let mut pt = mem.tables();
         // SAFETY: fake memory.
         unsafe {
-            pt.map(&mut mem.frames, 0x20_0000, 0, HUGE_PAGE_SIZE, Access::DATA).unwrap();
+            pt.map(&mut mem.frames, 0x20_0000, 0, HUGE_PAGE_SIZE, Access::DATA)
+                .unwrap();
             assert_eq!(
                 pt.map(&mut mem.frames, 0x20_1000, 0, PAGE_SIZE, Access::DATA),
                 Err(MapError::AlreadyMapped(0x20_1000))
@@ -367,13 +420,26 @@ mod tests {
         let mut pt = mem.tables();
         // SAFETY: fake memory.
         unsafe {
-            pt.map(&mut mem.frames, 0x20_0000, 0x60_0000, HUGE_PAGE_SIZE, Access::DATA).unwrap();
+            pt.map(
+                &mut mem.frames,
+                0x20_0000,
+                0x60_0000,
+                HUGE_PAGE_SIZE,
+                Access::DATA,
+            )
+            .unwrap();
             pt.unmap_page(&mut mem.frames, 0x20_5000).unwrap();
-            assert_eq!(pt.unmap_page(&mut mem.frames, 0x20_5000), Err(MapError::NotMapped(0x20_5000)));
+            assert_eq!(
+                pt.unmap_page(&mut mem.frames, 0x20_5000),
+                Err(MapError::NotMapped(0x20_5000))
+            );
         }
         assert_eq!(pt.translate(0x20_5000), None);
         let t = pt.translate(0x20_6008).unwrap();
-        assert_eq!((t.phys, t.access, t.page_size), (0x60_6008, Access::DATA, PAGE_SIZE));
+        assert_eq!(
+            (t.phys, t.access, t.page_size),
+            (0x60_6008, Access::DATA, PAGE_SIZE)
+        );
         assert_eq!(pt.translate(0x20_4000).unwrap().phys, 0x60_4000);
     }
 

@@ -45,7 +45,11 @@ fn read(reg: usize) -> u32 {
 
 /// Which timer mode is in use, for the boot log.
 pub(crate) fn timer_mode() -> &'static str {
-    if TSC_DEADLINE.load(Ordering::Relaxed) { "tsc-deadline" } else { "one-shot" }
+    if TSC_DEADLINE.load(Ordering::Relaxed) {
+        "tsc-deadline"
+    } else {
+        "one-shot"
+    }
 }
 
 /// Masks the PICs and enables the local APIC with its timer. `tsc_hz` calibrates one-shot mode.
@@ -96,7 +100,10 @@ pub(crate) fn arm_timer(deadline: u64) {
     }
     let delta = deadline.saturating_sub(cpu::rdtsc());
     let ticks = (u128::from(delta) * u128::from(TICKS_PER_TSC_SHL32.load(Ordering::Relaxed))) >> 32;
-    write(REG_TIMER_INITIAL, ticks.clamp(1, u128::from(u32::MAX)) as u32);
+    write(
+        REG_TIMER_INITIAL,
+        ticks.clamp(1, u128::from(u32::MAX)) as u32,
+    );
 }
 
 /// Called from the trap dispatcher for every vector >= 32.

@@ -106,7 +106,7 @@ fn kvmclock_hz() -> Option<u64> {
             shift = core::ptr::addr_of!((*clock).tsc_shift).read_volatile();
             fence(Ordering::Acquire);
             let again = core::ptr::addr_of!((*clock).version).read_volatile();
-            if version == again && version % 2 == 0 && version != 0 {
+            if version == again && version.is_multiple_of(2) && version != 0 {
                 break;
             }
             mul = 0;

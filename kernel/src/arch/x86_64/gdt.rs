@@ -13,8 +13,12 @@ pub(super) const IST_NMI: u8 = 2;
 pub(super) const IST_PAGE_FAULT: u8 = 3;
 
 static TSS: Once<TaskStateSegment> = Once::new();
-static GDT: Once<(GlobalDescriptorTable, SegmentSelector, SegmentSelector, SegmentSelector)> =
-    Once::new();
+static GDT: Once<(
+    GlobalDescriptorTable,
+    SegmentSelector,
+    SegmentSelector,
+    SegmentSelector,
+)> = Once::new();
 
 /// Loads the GDT and TSS; `ist_tops[i]` is the stack top for IST slot `i + 1`.
 pub(super) fn init(ist_tops: [u64; 3]) {

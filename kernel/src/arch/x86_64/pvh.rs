@@ -41,8 +41,10 @@ unsafe extern "C" {
 pub(super) extern "C" fn pvh_entry(start_info: u64) -> ! {
     let mut info = BootInfo::new(BootProtocol::Pvh);
     info.entry_tsc = ENTRY_TSC.load(Ordering::Relaxed);
-    info.kernel_phys =
-        (core::ptr::addr_of!(__kernel_start) as u64, core::ptr::addr_of!(__kernel_end) as u64);
+    info.kernel_phys = (
+        core::ptr::addr_of!(__kernel_start) as u64,
+        core::ptr::addr_of!(__kernel_end) as u64,
+    );
     // SAFETY: the PVH protocol passes a valid `hvm_start_info` in low memory, which the boot
     // page tables identity-map; it is only read here, before anything can overwrite it.
     let valid = unsafe { read_start_info(start_info, &mut info) };

@@ -137,7 +137,10 @@ unsafe impl Sync for StaticStack {}
 
 impl StaticStack {
     const fn new() -> Self {
-        Self { guard: UnsafeCell::new([0; PAGE]), stack: UnsafeCell::new([0; IST_STACK_SIZE]) }
+        Self {
+            guard: UnsafeCell::new([0; PAGE]),
+            stack: UnsafeCell::new([0; IST_STACK_SIZE]),
+        }
     }
 
     fn guard(&self) -> u64 {
@@ -156,15 +159,27 @@ static PAGE_FAULT_STACK: StaticStack = StaticStack::new();
 /// Guard pages and stack ranges of the static trap stacks, for `mm` to unmap and name.
 pub(crate) fn static_stack_guards() -> [(&'static str, u64, u64); 3] {
     [
-        ("double-fault", DOUBLE_FAULT_STACK.guard(), DOUBLE_FAULT_STACK.top()),
+        (
+            "double-fault",
+            DOUBLE_FAULT_STACK.guard(),
+            DOUBLE_FAULT_STACK.top(),
+        ),
         ("nmi", NMI_STACK.guard(), NMI_STACK.top()),
-        ("page-fault", PAGE_FAULT_STACK.guard(), PAGE_FAULT_STACK.top()),
+        (
+            "page-fault",
+            PAGE_FAULT_STACK.guard(),
+            PAGE_FAULT_STACK.top(),
+        ),
     ]
 }
 
 /// Loads the GDT, TSS and IDT. Exceptions are reported from here on.
 pub(crate) fn init() {
-    gdt::init([DOUBLE_FAULT_STACK.top(), NMI_STACK.top(), PAGE_FAULT_STACK.top()]);
+    gdt::init([
+        DOUBLE_FAULT_STACK.top(),
+        NMI_STACK.top(),
+        PAGE_FAULT_STACK.top(),
+    ]);
     let selector = gdt::code_selector();
     let idt = IDT.call_once(|| {
         let stubs = core::ptr::addr_of!(trap_stubs) as u64;
@@ -281,7 +296,11 @@ fn fatal_exception(frame: &TrapFrame) -> ! {
                     } else {
                         "read"
                     },
-                    if code & 1 != 0 { "protection violation" } else { "page not mapped" }
+                    if code & 1 != 0 {
+                        "protection violation"
+                    } else {
+                        "page not mapped"
+                    }
                 );
             }
         }
@@ -302,8 +321,25 @@ fn fatal_exception(frame: &TrapFrame) -> ! {
     let _ = writeln!(
         out,
         "  rax {:016x} rbx {:016x} rcx {:016x} rdx {:016x}\n  rsi {:016x} rdi {:016x} rbp {:016x} rsp {:016x}\n  r8  {:016x} r9  {:016x} r10 {:016x} r11 {:016x}\n  r12 {:016x} r13 {:016x} r14 {:016x} r15 {:016x}\n  rflags {:#x} cs {:#x} ss {:#x}",
-        f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12,
-        f.r13, f.r14, f.r15, f.rflags, f.cs, f.ss
+        f.rax,
+        f.rbx,
+        f.rcx,
+        f.rdx,
+        f.rsi,
+        f.rdi,
+        f.rbp,
+        f.rsp,
+        f.r8,
+        f.r9,
+        f.r10,
+        f.r11,
+        f.r12,
+        f.r13,
+        f.r14,
+        f.r15,
+        f.rflags,
+        f.cs,
+        f.ss
     );
     drop(out);
     crate::runtime::exit_now(crate::exit_status::FATAL)
