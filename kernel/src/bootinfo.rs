@@ -9,7 +9,7 @@ use core::fmt;
 /// Most memory-map entries kept; firmware maps here have a handful.
 pub const MAX_REGIONS: usize = 64;
 /// Longest kernel command line kept, in bytes.
-pub const MAX_CMDLINE: usize = 4096;
+pub const MAX_CMDLINE: usize = 2048;
 
 /// What a physical memory region holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

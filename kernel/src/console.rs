@@ -1,4 +1,5 @@
 //! The serial console (COM1, 16550 UART): where `print!`, the log and fatal reports go.
+//! Initialised on first output.
 //!
 //! Normal output takes a lock. Fatal paths use [`emergency`], which takes the console
 //! even if the code that died held it: there is one CPU and the holder will never run again.
@@ -12,11 +13,29 @@ const COM1: u16 = 0x3f8;
 
 struct Console {
     uart: Option<Uart16550<PioBackend>>,
+    /// Set once initialisation was tried (and failed, if `uart` is still `None`).
+    tried: bool,
+}
+
+impl Console {
+    /// Initialises COM1 on first use, so a run that prints nothing never touches it.
+    fn uart(&mut self) -> Option<&mut Uart16550<PioBackend>> {
+        if !self.tried {
+            self.tried = true;
+            // SAFETY: COM1's eight ports belong to the console and nothing else uses them.
+            if let Ok(mut uart) = unsafe { Uart16550::new_port(COM1) }
+                && uart.init(uart_16550::Config::default()).is_ok()
+            {
+                self.uart = Some(uart);
+            }
+        }
+        self.uart.as_mut()
+    }
 }
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let Some(uart) = self.uart.as_mut() else {
+        let Some(uart) = self.uart() else {
             return Ok(());
         };
         for line in s.split_inclusive('\n') {
@@ -32,17 +51,7 @@ impl Write for Console {
     }
 }
 
-static CONSOLE: Mutex<Console> = Mutex::new(Console { uart: None });
-
-/// Initialises COM1. Output before this is dropped.
-pub(crate) fn init() {
-    // SAFETY: COM1's eight ports belong to the console and nothing else uses them.
-    let uart = unsafe { Uart16550::new_port(COM1) };
-    let Ok(mut uart) = uart else { return };
-    if uart.init(uart_16550::Config::default()).is_ok() {
-        CONSOLE.lock().uart = Some(uart);
-    }
-}
+static CONSOLE: Mutex<Console> = Mutex::new(Console { uart: None, tried: false });
 
 /// Writes formatted text to the console.
 pub fn write_fmt(args: fmt::Arguments<'_>) {

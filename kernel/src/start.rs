@@ -23,8 +23,7 @@ fn command_line_error(args: core::fmt::Arguments<'_>) -> ! {
 
 /// Common start for every boot path. `boot_error` is a problem the entry code found.
 pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> ! {
-    console::init();
-    time::mark(Phase::Console);
+    time::init(info.entry_tsc);
     arch::init_traps();
     time::mark(Phase::Traps);
     if let Some(error) = boot_error {
@@ -57,10 +56,6 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
     klog::init(filter);
     time::mark(Phase::CommandLine);
 
-    let (tsc_hz, source) = arch::calibrate_tsc();
-    time::init(info.entry_tsc, tsc_hz);
-    time::mark(Phase::Clock);
-    log::info!("tsc {} kHz from {}", tsc_hz / 1000, source.name());
     if info.regions_dropped > 0 {
         log::warn!(
             "memory map: {} regions beyond {} ignored",
@@ -87,12 +82,6 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
         stack / 1024,
         layout.free_after / 1024
     );
-    if let Err(e) = arch::init_interrupts(tsc_hz) {
-        console::write_fmt(format_args!("fatal: interrupts: {e}\n"));
-        runtime::exit_now(exit_status::FATAL);
-    }
-    time::mark(Phase::Interrupts);
-    log::info!("timer: local APIC {}", arch::timer_mode());
 
     runtime::set_args(cmdline.app_args());
     MAIN_STACK_TOP.store(layout.main_stack_top, Ordering::Relaxed);

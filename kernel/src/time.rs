@@ -7,25 +7,42 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
 static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
-static TSC_HZ: AtomicU64 = AtomicU64::new(0);
-/// Nanoseconds per TSC tick, scaled by 2^32.
-static NS_PER_TICK_SHL32: AtomicU64 = AtomicU64::new(0);
-/// Time since boot when the app's `main` was entered.
-static MAIN_ENTERED_NS: AtomicU64 = AtomicU64::new(0);
+/// TSC when the app's `main` was entered.
+static MAIN_ENTERED_TSC: AtomicU64 = AtomicU64::new(0);
+
+/// The TSC's frequency and its scale factor, measured on first use (not during boot:
+/// an app that never asks the time never pays for calibration).
+struct Calibration {
+    hz: u64,
+    /// Nanoseconds per TSC tick, scaled by 2^32.
+    ns_per_tick_shl32: u64,
+}
+
+static CALIBRATION: spin::Once<Calibration> = spin::Once::new();
+
+fn calibration() -> &'static Calibration {
+    if let Some(c) = CALIBRATION.get() {
+        return c;
+    }
+    let (hz, source) = crate::arch::calibrate_tsc();
+    let c = CALIBRATION.call_once(|| Calibration {
+        hz,
+        ns_per_tick_shl32: ((1_000_000_000u128 << 32) / u128::from(hz.max(1))) as u64,
+    });
+    log::info!("tsc {} kHz from {}", hz / 1000, source.name());
+    c
+}
 
 /// Boot phases whose end is recorded (raw TSC) for the `log=debug` boot timeline.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Phase {
-    Console,
     Traps,
     CommandLine,
-    Clock,
     Memory,
-    Interrupts,
 }
 
-const PHASES: [&str; 6] = ["console", "traps", "command line", "clock", "memory", "interrupts"];
-static PHASE_END_TSC: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+const PHASES: [&str; 3] = ["traps", "command line", "memory"];
+static PHASE_END_TSC: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 
 /// Records the end of `phase` (one RDTSC; no output).
 pub(crate) fn mark(phase: Phase) {
@@ -44,23 +61,18 @@ pub(crate) fn log_boot_timeline() {
     }
 }
 
-/// Starts the clock: `entry_tsc` is time zero, `hz` the TSC frequency.
-pub(crate) fn init(entry_tsc: u64, hz: u64) {
+/// Sets time zero: the TSC at the kernel's first instruction.
+pub(crate) fn init(entry_tsc: u64) {
     ENTRY_TSC.store(entry_tsc, Ordering::Relaxed);
-    TSC_HZ.store(hz, Ordering::Relaxed);
-    NS_PER_TICK_SHL32.store(
-        ((1_000_000_000u128 << 32) / u128::from(hz.max(1))) as u64,
-        Ordering::Relaxed,
-    );
 }
 
-/// TSC frequency in Hz (0 before the clock starts).
+/// TSC frequency in Hz (calibrates on first call).
 pub fn tsc_hz() -> u64 {
-    TSC_HZ.load(Ordering::Relaxed)
+    calibration().hz
 }
 
 fn ticks_to_ns(ticks: u64) -> u64 {
-    ((u128::from(ticks) * u128::from(NS_PER_TICK_SHL32.load(Ordering::Relaxed))) >> 32) as u64
+    ((u128::from(ticks) * u128::from(calibration().ns_per_tick_shl32)) >> 32) as u64
 }
 
 fn ns_to_ticks(ns: u64) -> u64 {
@@ -75,11 +87,12 @@ pub fn since_boot() -> Duration {
 
 /// Time from the kernel's first instruction to the app's `main`.
 pub fn boot_to_main() -> Duration {
-    Duration::from_nanos(MAIN_ENTERED_NS.load(Ordering::Relaxed))
+    let ticks = MAIN_ENTERED_TSC.load(Ordering::Relaxed).saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
+    Duration::from_nanos(ticks_to_ns(ticks))
 }
 
 pub(crate) fn mark_main_entered() {
-    MAIN_ENTERED_NS.store(since_boot().as_nanos() as u64, Ordering::Relaxed);
+    MAIN_ENTERED_TSC.store(crate::arch::rdtsc(), Ordering::Relaxed);
 }
 
 /// Waits, halted, until [`since_boot`] reaches `deadline`.
@@ -88,6 +101,7 @@ pub fn sleep_until(deadline: Duration) {
     let deadline_tsc = ENTRY_TSC
         .load(Ordering::Relaxed)
         .saturating_add(ns_to_ticks(deadline_ns));
+    crate::arch::ensure_timer();
     while crate::arch::rdtsc() < deadline_tsc {
         crate::arch::arm_timer(deadline_tsc);
         crate::arch::wait_for_interrupt();

@@ -7,7 +7,7 @@
 
 pub const PAGE_SIZE: u64 = 4096;
 /// Most disjoint free ranges tracked.
-pub const MAX_RANGES: usize = 128;
+pub const MAX_RANGES: usize = 64;
 
 /// Why an allocator call failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +133,11 @@ impl FrameAllocator {
             return Err(FrameError::DoubleFree);
         }
         self.insert(Range { start, end })
+    }
+
+    /// The free ranges as (start, length), lowest first.
+    pub fn free_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ranges[..self.len].iter().map(|r| (r.start, r.end - r.start))
     }
 
     /// Bytes currently free.

@@ -25,6 +25,8 @@ struct KernelSpace {
 }
 
 static SPACE: Mutex<Option<KernelSpace>> = Mutex::new(None);
+/// Set once the kernel's tables are installed (changes then need TLB flushes).
+static LIVE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Why memory setup or a later mapping failed.
 #[derive(Clone, Copy, Debug)]
@@ -121,7 +123,7 @@ pub(crate) fn init(
         core::ptr::addr_of!(__kernel_end) as u64,
     );
     // SAFETY: table frames come from `frames`, which holds only usable RAM outside the
-    // kernel image; the boot tables identity-map the low 4 GiB the allocator hands out
+    // kernel image; the boot tables identity-map the low 1 GiB the allocator hands out
     // first, and `phys_offset` 0 matches that identity map. The tables are not live yet.
     let mut tables = unsafe { PageTables::new(&mut frames, 0)? };
     // SAFETY: as above; each range maps memory to itself (identity), so nothing aliases.
@@ -150,7 +152,7 @@ pub(crate) fn init(
                 Access::READ_ONLY,
             )?;
         }
-        for (range_start, range_len) in ranges(&direct_map) {
+        for (range_start, range_len) in direct_map.free_ranges() {
             tables.map(
                 &mut frames,
                 range_start,
@@ -173,16 +175,14 @@ pub(crate) fn init(
             top,
         });
     }
+    let mut space = KernelSpace { frames, tables };
+    // Before the switch: the guard page can then not be in any TLB, so no flush is needed.
+    let main_stack_top = space.allocate_stack("main", main_stack)?;
     // SAFETY: the new tables map the kernel image, its stacks (but their guard pages) and
     // all usable RAM at the same addresses as the boot tables do.
-    unsafe { crate::arch::load_page_tables(tables.root()) };
-    log::debug!(
-        "page tables live: root {:#x}, kernel {start:#x}..{end:#x}",
-        tables.root()
-    );
-
-    let mut space = KernelSpace { frames, tables };
-    let main_stack_top = space.allocate_stack("main", main_stack)?;
+    unsafe { crate::arch::load_page_tables(space.tables.root()) };
+    LIVE.store(true, core::sync::atomic::Ordering::Relaxed);
+    log::debug!("page tables live: root {:#x}, kernel {start:#x}..{end:#x}", space.tables.root());
 
     let (heap_start, largest) = space.frames.largest().unwrap_or((0, 0));
     let heap_size = match heap {
@@ -217,16 +217,6 @@ pub(crate) fn init(
     Ok(layout)
 }
 
-/// The free ranges of `frames` as (start, length).
-fn ranges(frames: &FrameAllocator) -> impl Iterator<Item = (u64, u64)> + '_ {
-    let mut copy = frames.clone();
-    core::iter::from_fn(move || {
-        let (start, len) = copy.largest()?;
-        copy.reserve(start, start + len).ok()?;
-        Some((start, len))
-    })
-}
-
 impl KernelSpace {
     /// Allocates a stack of `size` bytes plus a guard page below it; returns its top.
     fn allocate_stack(&mut self, name: &'static str, size: u64) -> Result<u64, MemError> {
@@ -240,7 +230,9 @@ impl KernelSpace {
             })?;
         // SAFETY: the guard page was just allocated and is used by nothing.
         unsafe { self.tables.unmap_page(&mut self.frames, base)? };
-        crate::arch::flush_page(base);
+        if LIVE.load(core::sync::atomic::Ordering::Relaxed) {
+            crate::arch::flush_page(base);
+        }
         let top = base + pages * PAGE_SIZE;
         stack::register(GuardInfo {
             name,

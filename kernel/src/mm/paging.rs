@@ -165,15 +165,31 @@ impl PageTables {
             let huge = (v | p).is_multiple_of(HUGE_PAGE_SIZE) && len - done >= HUGE_PAGE_SIZE;
             // SAFETY: forwarded contract of this function.
             let entry = unsafe { self.leaf_entry(frames, v, huge)? };
-            // SAFETY: `leaf_entry` returns a pointer into a table frame we own.
-            let old = unsafe { entry.read() };
-            if old & PRESENT != 0 {
-                return Err(MapError::AlreadyMapped(v));
+            // A 2 MiB page, or a run of 4 KiB pages up to the end of this page table
+            // (one table walk per run, not per page).
+            let pages = if huge {
+                1
+            } else {
+                let to_table_end = ENTRIES - table_index(v, 0);
+                to_table_end.min(((len - done) / PAGE_SIZE) as usize)
+            };
+            let (step, bits) = if huge {
+                (HUGE_PAGE_SIZE, access.bits() | HUGE)
+            } else {
+                (PAGE_SIZE, access.bits())
+            };
+            for i in 0..pages {
+                // SAFETY: `leaf_entry` points into a table frame we own, and the run stays
+                // within that table.
+                let entry = unsafe { entry.add(i) };
+                // SAFETY: as above.
+                if unsafe { entry.read() } & PRESENT != 0 {
+                    return Err(MapError::AlreadyMapped(v + i as u64 * step));
+                }
+                // SAFETY: as above.
+                unsafe { entry.write((p + i as u64 * step) | bits) };
             }
-            let bits = access.bits() | if huge { HUGE } else { 0 };
-            // SAFETY: as above.
-            unsafe { entry.write(p | bits) };
-            done += if huge { HUGE_PAGE_SIZE } else { PAGE_SIZE };
+            done += pages as u64 * step;
         }
         Ok(())
     }
@@ -296,10 +312,8 @@ impl PageTables {
     /// Allocates and zeroes a table frame.
     unsafe fn new_table(&mut self, frames: &mut impl TableFrames) -> Result<u64, MapError> {
         let frame = frames.alloc_table().ok_or(MapError::OutOfFrames)?;
-        for i in 0..ENTRIES {
-            // SAFETY: the frame is ours and reachable through the direct map (contract).
-            unsafe { self.entry_ptr(frame, i).write(0) };
-        }
+        // SAFETY: the frame is ours and reachable through the direct map (contract).
+        unsafe { self.entry_ptr(frame, 0).write_bytes(0, ENTRIES) };
         Ok(frame)
     }
 
@@ -393,6 +407,24 @@ mod tests {
         assert_eq!(pt.translate(0x20_0000).unwrap().page_size, HUGE_PAGE_SIZE);
         assert_eq!(pt.translate(0x40_0000).unwrap().page_size, PAGE_SIZE);
         assert_eq!(pt.translate(0x40_1000), None);
+    }
+
+    #[test]
+    fn small_page_runs_cross_table_boundaries() {
+        let mut mem = FakeMemory::new(64);
+        let mut pt = mem.tables();
+        // Phys not 2 MiB-aligned: all 4 KiB pages, crossing from one page table into the next.
+        // SAFETY: fake memory.
+        unsafe { pt.map(&mut mem.frames, 0x1fe000, 0x1000, 0x4000, Access::DATA).unwrap() };
+        for i in 0..4u64 {
+            let t = pt.translate(0x1fe000 + i * PAGE_SIZE + 8).unwrap();
+            assert_eq!((t.phys, t.page_size), (0x1000 + i * PAGE_SIZE + 8, PAGE_SIZE));
+        }
+        assert_eq!(pt.translate(0x202000), None);
+        assert_eq!(pt.translate(0x1fd000), None);
+        // SAFETY: fake memory.
+        let clash = unsafe { pt.map(&mut mem.frames, 0x1ff000, 0x9000, 0x2000, Access::DATA) };
+        assert_eq!(clash, Err(MapError::AlreadyMapped(0x1ff000)));
     }
 
     #[test]

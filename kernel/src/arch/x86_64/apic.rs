@@ -1,15 +1,15 @@
 //! Local APIC: the one-shot timer that wakes the CPU from `hlt`, and interrupt routing.
 //!
-//! The legacy 8259 PICs are remapped out of the exception range and masked. The timer
-//! uses TSC-deadline mode where the CPU has it (no calibration needed), else one-shot
-//! mode with a count calibrated against the TSC at boot.
+//! Set up on first use ([`ensure_timer`], from the first sleep), so a run that never
+//! sleeps never pays for it. The legacy 8259 PIC is shut out by masking LINT0, where its
+//! ExtINT arrives. The timer uses TSC-deadline mode where the CPU has it (no calibration
+//! needed), else one-shot mode with a count calibrated against the TSC.
 
-use super::cpu::{self, outb};
+use super::cpu;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub(crate) const TIMER_VECTOR: u8 = 0x30;
 const SPURIOUS_VECTOR: u8 = 0xff;
-const PIC_BASE: u8 = 0x20;
 
 const IA32_APIC_BASE: u32 = 0x1b;
 const IA32_TSC_DEADLINE: u32 = 0x6e0;
@@ -17,6 +17,7 @@ const IA32_TSC_DEADLINE: u32 = 0x6e0;
 const REG_EOI: usize = 0xb0;
 const REG_SPURIOUS: usize = 0xf0;
 const REG_LVT_TIMER: usize = 0x320;
+const REG_LVT_LINT0: usize = 0x350;
 const REG_TIMER_INITIAL: usize = 0x380;
 const REG_TIMER_CURRENT: usize = 0x390;
 const REG_TIMER_DIVIDE: usize = 0x3e0;
@@ -43,18 +44,22 @@ fn read(reg: usize) -> u32 {
     unsafe { ((base as usize + reg) as *const u32).read_volatile() }
 }
 
-/// Which timer mode is in use, for the boot log.
-pub(crate) fn timer_mode() -> &'static str {
-    if TSC_DEADLINE.load(Ordering::Relaxed) {
-        "tsc-deadline"
-    } else {
-        "one-shot"
-    }
+static READY: spin::Once<()> = spin::Once::new();
+
+/// Enables the local APIC and its timer the first time it is called. A machine without a
+/// usable APIC cannot sleep: that is reported and the run ends with status 101.
+pub(crate) fn ensure_timer() {
+    READY.call_once(|| {
+        if let Err(e) = init() {
+            crate::console::write_fmt(format_args!("fatal: local APIC timer: {e}\n"));
+            crate::runtime::exit_now(crate::exit_status::FATAL);
+        }
+        let mode = if TSC_DEADLINE.load(Ordering::Relaxed) { "tsc-deadline" } else { "one-shot" };
+        log::debug!("timer: local APIC, {mode} mode");
+    });
 }
 
-/// Masks the PICs and enables the local APIC with its timer. `tsc_hz` calibrates one-shot mode.
-pub(crate) fn init(tsc_hz: u64) -> Result<(), &'static str> {
-    mask_legacy_pics();
+fn init() -> Result<(), &'static str> {
     let (_, _, ecx, edx) = cpu::cpuid(1);
     if edx & (1 << 9) == 0 {
         return Err("the CPU has no local APIC");
@@ -65,12 +70,13 @@ pub(crate) fn init(tsc_hz: u64) -> Result<(), &'static str> {
     let virt = crate::mm::map_device(phys, 4096).map_err(|_| "cannot map the local APIC")?;
     APIC_BASE.store(virt, Ordering::Relaxed);
     write(REG_SPURIOUS, 0x100 | SPURIOUS_VECTOR as u32);
+    write(REG_LVT_LINT0, LVT_MASKED);
     if ecx & (1 << 24) != 0 {
         TSC_DEADLINE.store(true, Ordering::Relaxed);
         write(REG_LVT_TIMER, LVT_TSC_DEADLINE | TIMER_VECTOR as u32);
     } else {
         write(REG_TIMER_DIVIDE, 0b1011); // divide by 1
-        calibrate_one_shot(tsc_hz);
+        calibrate_one_shot(crate::time::tsc_hz());
         write(REG_LVT_TIMER, TIMER_VECTOR as u32);
     }
     Ok(())
@@ -114,29 +120,9 @@ pub(crate) fn handle_interrupt(vector: u8) {
             write(REG_EOI, 0);
         }
         SPURIOUS_VECTOR => {}
-        v if (PIC_BASE..PIC_BASE + 16).contains(&v) => {
-            // A masked 8259 can still raise a spurious IRQ 7/15: ignore it.
-        }
         v => {
             log::warn!("unexpected interrupt vector {v:#x}; acknowledged and ignored");
             write(REG_EOI, 0);
         }
-    }
-}
-
-/// Remaps the 8259 PICs to vectors 0x20..0x30 and masks every line.
-fn mask_legacy_pics() {
-    // SAFETY: the standard 8259 initialisation sequence on its fixed ports.
-    unsafe {
-        outb(0x20, 0x11);
-        outb(0xa0, 0x11);
-        outb(0x21, PIC_BASE);
-        outb(0xa1, PIC_BASE + 8);
-        outb(0x21, 4);
-        outb(0xa1, 2);
-        outb(0x21, 1);
-        outb(0xa1, 1);
-        outb(0x21, 0xff);
-        outb(0xa1, 0xff);
     }
 }

@@ -1,8 +1,9 @@
 //! PVH entry: from QEMU's 32-bit protected-mode handoff to Rust in 64-bit long mode.
 //!
 //! The ELF note `XEN_ELFNOTE_PHYS32_ENTRY` tells QEMU (`-kernel`) where to enter. The
-//! entry records the TSC, identity-maps the first 4 GiB with 2 MiB pages (enough for the
-//! kernel image, the boot structures and the early page-table frames), enables long mode
+//! entry records the TSC, loads page tables that the assembler built (the first GiB
+//! identity-mapped with 2 MiB pages: enough for the kernel image, the boot structures
+//! and the early page-table frames, which come from the lowest free memory), enables long mode
 //! with NX and write protection, and calls [`super::pvh::pvh_entry`] on the boot stack
 //! with the physical address of `hvm_start_info`. The kernel's own page tables replace
 //! these boot tables in `mm::init`.
@@ -40,29 +41,6 @@ pvh_start32:
     mov %edx, {entry_tsc}+4
     mov $boot_stack_top, %esp
 
-    /* Zero the PML4 and the PDPT (two pages). */
-    mov $boot_pml4, %edi
-    xor %eax, %eax
-    mov $2048, %ecx
-    rep stosl
-    movl $(boot_pdpt + 3), boot_pml4
-    movl $(boot_pd + 0x0003), boot_pdpt
-    movl $(boot_pd + 0x1003), boot_pdpt + 8
-    movl $(boot_pd + 0x2003), boot_pdpt + 16
-    movl $(boot_pd + 0x3003), boot_pdpt + 24
-
-    /* 2048 page-directory entries: 2 MiB pages covering 0..4 GiB, present+writable. */
-    xor %ecx, %ecx
-1:
-    mov %ecx, %eax
-    shl $21, %eax
-    or $0x83, %eax
-    mov %eax, boot_pd(,%ecx,8)
-    movl $0, boot_pd+4(,%ecx,8)
-    inc %ecx
-    cmp $2048, %ecx
-    jne 1b
-
     mov %cr4, %eax
     or $0x20, %eax               /* PAE */
     mov %eax, %cr4
@@ -80,13 +58,10 @@ pvh_start32:
 
     .code64
 pvh_start64:
+    /* Only SS needs a valid selector in long mode (IRET checks it); DS/ES/FS/GS are
+       left alone: every segment load is a costly exit under some hypervisors. */
     mov $0x10, %eax
-    mov %eax, %ds
-    mov %eax, %es
     mov %eax, %ss
-    xor %eax, %eax
-    mov %eax, %fs
-    mov %eax, %gs
     mov $boot_stack_top, %esp
     xor %ebp, %ebp
     mov %esi, %edi               /* zero-extends: first argument = hvm_start_info */
@@ -105,14 +80,26 @@ boot_gdt_ptr:
     .long boot_gdt
     .popsection
 
-    .pushsection .bss.boot, "aw", @nobits
+    /* Boot page tables, built by the assembler: 512 pages of 2 MiB identity-map the
+       first GiB (present, writable). Nothing runs to build them. */
+    .pushsection .data.boot_tables, "aw"
     .balign 4096
 boot_pml4:
-    .skip 4096
+    .quad boot_pdpt + 3
+    .fill 511, 8, 0
 boot_pdpt:
-    .skip 4096
+    .quad boot_pd + 3
+    .fill 511, 8, 0
 boot_pd:
-    .skip 4096 * 4
+    .set page, 0
+    .rept 512
+    .quad (page << 21) | 0x83
+    .set page, page + 1
+    .endr
+    .popsection
+
+    .pushsection .bss.boot, "aw", @nobits
+    .balign 4096
     .global boot_stack_guard
 boot_stack_guard:
     .skip 4096

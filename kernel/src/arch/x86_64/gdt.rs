@@ -2,7 +2,7 @@
 
 use spin::Once;
 use x86_64::VirtAddr;
-use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::segmentation::{CS, SS, Segment};
 use x86_64::instructions::tables::load_tss;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
 use x86_64::structures::tss::TaskStateSegment;
@@ -40,11 +40,16 @@ pub(super) fn init(ist_tops: [u64; 3]) {
     });
     gdt.load();
     // SAFETY: the selectors index descriptors of the GDT just loaded, which lives forever.
+    // Segment loads are skipped when the register already holds the same flat selector
+    // (the PVH entry's GDT uses the same layout): each one is an exit under PVM-like
+    // hypervisors.
     unsafe {
-        CS::set_reg(*code);
-        DS::set_reg(*data);
-        ES::set_reg(*data);
-        SS::set_reg(*data);
+        if CS::get_reg() != *code {
+            CS::set_reg(*code);
+        }
+        if SS::get_reg() != *data {
+            SS::set_reg(*data);
+        }
         load_tss(*tss_selector);
     }
 }

@@ -8,7 +8,7 @@ mod gdt;
 mod pvh;
 mod trap;
 
-pub(crate) use apic::{arm_timer, init as init_interrupts, timer_mode};
+pub(crate) use apic::{arm_timer, ensure_timer};
 pub(crate) use clock::calibrate_tsc;
 pub(crate) use cpu::{
     debug_exit, flush_page, halt_forever, load_page_tables, rdtsc, run_on_stack, wait_for_interrupt,

@@ -37,7 +37,7 @@ unsafe extern "C" {
     static __kernel_end: u8;
 }
 
-/// Rust entry from the PVH boot code, on the boot stack with the first 4 GiB identity-mapped.
+/// Rust entry from the PVH boot code, on the boot stack with the first GiB identity-mapped.
 pub(super) extern "C" fn pvh_entry(start_info: u64) -> ! {
     let mut info = BootInfo::new(BootProtocol::Pvh);
     info.entry_tsc = ENTRY_TSC.load(Ordering::Relaxed);
@@ -56,8 +56,11 @@ pub(super) extern "C" fn pvh_entry(start_info: u64) -> ! {
 /// # Safety
 /// `addr` and every address inside the block must be readable, identity-mapped memory.
 unsafe fn read_start_info(addr: u64, info: &mut BootInfo) -> Result<(), &'static str> {
-    if addr == 0 || addr > u32::MAX as u64 {
+    if addr == 0 {
         return Err("no hvm_start_info passed in %ebx");
+    }
+    if !boot_mapped(addr, size_of::<StartInfo>() as u64) {
+        return Err("hvm_start_info lies above the boot-mapped first GiB");
     }
     // SAFETY: the caller guarantees `addr` is readable; the struct has no invalid values.
     let start = unsafe { &*(addr as *const StartInfo) };
@@ -65,6 +68,9 @@ unsafe fn read_start_info(addr: u64, info: &mut BootInfo) -> Result<(), &'static
         return Err("hvm_start_info has a bad magic number");
     }
     if start.cmdline_paddr != 0 {
+        if !boot_mapped(start.cmdline_paddr, crate::bootinfo::MAX_CMDLINE as u64 + 1) {
+            return Err("the command line lies above the boot-mapped first GiB");
+        }
         // SAFETY: the command line is a NUL-terminated string in guest memory.
         let bytes = unsafe { c_string(start.cmdline_paddr, crate::bootinfo::MAX_CMDLINE + 1) };
         info.set_cmdline(bytes);
@@ -74,6 +80,10 @@ unsafe fn read_start_info(addr: u64, info: &mut BootInfo) -> Result<(), &'static
     }
     if start.version < 1 || start.memmap_paddr == 0 {
         return Err("hvm_start_info has no memory map (version 0)");
+    }
+    let map_bytes = u64::from(start.memmap_entries) * size_of::<MemmapEntry>() as u64;
+    if !boot_mapped(start.memmap_paddr, map_bytes) {
+        return Err("the memory map lies above the boot-mapped first GiB");
     }
     for i in 0..start.memmap_entries as usize {
         // SAFETY: the map holds `memmap_entries` entries at `memmap_paddr`.
@@ -86,6 +96,11 @@ unsafe fn read_start_info(addr: u64, info: &mut BootInfo) -> Result<(), &'static
         info.push_region(entry.addr, entry.addr.saturating_add(entry.size), kind);
     }
     Ok(())
+}
+
+/// True if `[addr, addr + len)` lies in the first GiB, which the boot tables map.
+fn boot_mapped(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= 1 << 30)
 }
 
 /// The bytes of the NUL-terminated string at `addr`, at most `max` long.

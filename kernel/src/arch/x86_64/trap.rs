@@ -120,9 +120,16 @@ struct Gate {
 }
 
 #[repr(C, align(16))]
-struct Idt([Gate; 256]);
+struct Idt(UnsafeCell<[Gate; 256]>);
 
-static IDT: spin::Once<Idt> = spin::Once::new();
+// SAFETY: written once by `init` on the boot CPU before it is loaded; only the CPU reads
+// it afterwards.
+unsafe impl Sync for Idt {}
+
+static IDT: Idt = Idt(UnsafeCell::new(
+    [Gate { offset_low: 0, selector: 0, ist: 0, attributes: 0, offset_mid: 0, offset_high: 0, reserved: 0 }; 256],
+));
+static IDT_FILLED: AtomicBool = AtomicBool::new(false);
 
 /// A stack in `.bss` whose first page is a guard, unmapped once paging is set up.
 #[repr(C, align(4096))]
@@ -181,36 +188,28 @@ pub(crate) fn init() {
         PAGE_FAULT_STACK.top(),
     ]);
     let selector = gdt::code_selector();
-    let idt = IDT.call_once(|| {
-        let stubs = core::ptr::addr_of!(trap_stubs) as u64;
-        let mut gates = [Gate {
-            offset_low: 0,
-            selector: 0,
-            ist: 0,
-            attributes: 0,
-            offset_mid: 0,
-            offset_high: 0,
-            reserved: 0,
-        }; 256];
-        for (vector, gate) in gates.iter_mut().enumerate() {
-            let handler = stubs + vector as u64 * STUB_SIZE;
-            gate.offset_low = handler as u16;
-            gate.offset_mid = (handler >> 16) as u16;
-            gate.offset_high = (handler >> 32) as u32;
-            gate.selector = selector;
-            gate.attributes = 0x8e; // present, DPL 0, 64-bit interrupt gate
-            gate.ist = match vector {
-                2 => gdt::IST_NMI,
-                8 => gdt::IST_DOUBLE_FAULT,
-                14 => gdt::IST_PAGE_FAULT,
-                _ => 0,
-            };
-        }
-        Idt(gates)
-    });
+    assert!(!IDT_FILLED.swap(true, Ordering::SeqCst), "trap::init called twice");
+    let stubs = core::ptr::addr_of!(trap_stubs) as u64;
+    // SAFETY: first and only call (checked above), before the IDT is loaded, so nothing
+    // else reads or writes it; filled in place to avoid copying 4 KiB around.
+    let gates = unsafe { &mut *IDT.0.get() };
+    for (vector, gate) in gates.iter_mut().enumerate() {
+        let handler = stubs + vector as u64 * STUB_SIZE;
+        gate.offset_low = handler as u16;
+        gate.offset_mid = (handler >> 16) as u16;
+        gate.offset_high = (handler >> 32) as u32;
+        gate.selector = selector;
+        gate.attributes = 0x8e; // present, DPL 0, 64-bit interrupt gate
+        gate.ist = match vector {
+            2 => gdt::IST_NMI,
+            8 => gdt::IST_DOUBLE_FAULT,
+            14 => gdt::IST_PAGE_FAULT,
+            _ => 0,
+        };
+    }
     let pointer = x86_64::structures::DescriptorTablePointer {
         limit: (size_of::<Idt>() - 1) as u16,
-        base: x86_64::VirtAddr::new(idt as *const Idt as u64),
+        base: x86_64::VirtAddr::new(IDT.0.get() as u64),
     };
     // SAFETY: the IDT is 'static and every gate points at a stub in `trap_stubs`.
     unsafe { x86_64::instructions::tables::lidt(&pointer) };
