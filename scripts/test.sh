@@ -19,8 +19,15 @@ cargo clippy --quiet -p kernel -p boot -p tests --all-targets -- -D warnings
 step "cargo clippy (guest crates, $TARGET)"
 cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p testkernel -- -D warnings
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 step "host unit tests"
-cargo test --quiet -p kernel -p boot
+cargo test --quiet -p kernel -p boot 2>&1 | tee -a "$log"
 
 step "QEMU integration tests"
-cargo test --quiet -p tests -- "$@"
+cargo test --quiet -p tests -- "$@" 2>&1 | tee -a "$log"
+
+# One closing line for the whole run.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' \
+    FS='[ ;]+' "$log"

@@ -25,6 +25,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                     .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?;
             }
             "boot" => which = Some("boot"),
+            "clock" => which = Some("clock"),
             other => {
                 return Err(BenchError::Usage(format!(
                     "unknown benchmark or option {other}"
@@ -34,7 +35,10 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
     }
     match which {
         Some("boot") => boot(runs).map_err(BenchError::Failed),
-        _ => Err(BenchError::Usage("expected a benchmark: boot".into())),
+        Some("clock") => clock().map_err(BenchError::Failed),
+        _ => Err(BenchError::Usage(
+            "expected a benchmark: boot or clock".into(),
+        )),
     }
 }
 
@@ -125,6 +129,70 @@ fn boot(runs: usize) -> Result<u8, Failure> {
             f.as_secs_f64() * 1e3,
             (w.as_secs_f64() - f.as_secs_f64()) * 1e3,
             w.as_secs_f64() / f.as_secs_f64()
+        );
+    }
+    Ok(0)
+}
+
+/// Guest clock against the host's: the guest prints a line every 100 ms of its time for
+/// 3 s; the host notes when each line arrives. The rate difference is the calibration
+/// error plus drift (serial latency is a constant offset and cancels).
+fn clock() -> Result<u8, Failure> {
+    let kernel = image::build("testkernel", Profile::Release).map_err(|e| e.to_string())?;
+    let mut accels = vec![Accel::Tcg];
+    if qemu::kvm_usable() {
+        accels.insert(0, Accel::Kvm);
+    }
+    println!("clock benchmark: guest ticks every 100 ms for 3 s; host timestamps each line");
+    println!(
+        "{:<5} {:>12} {:>12} {:>10} {:>14}",
+        "accel", "guest ms", "host ms", "ppm", "tsc source"
+    );
+    for accel in accels {
+        let mut config = RunConfig::new(&kernel.path);
+        config.accel = accel;
+        config.kernel_options = "log=info".into();
+        config.app_args = vec!["ticks".into(), "30".into(), "100".into()];
+        config.timeout = Some(Duration::from_secs(60));
+        let out = config.run_captured().map_err(|e| e.to_string())?;
+        if out.status != 0 {
+            return Err(format!(
+                "ticks run failed (status {}):\n{}",
+                out.status, out.console
+            ));
+        }
+        let ticks: Vec<(Duration, u64)> = out
+            .lines
+            .iter()
+            .filter_map(|(at, line)| {
+                let mut words = line.strip_prefix("tick ")?.split(' ');
+                let _index = words.next()?;
+                Some((*at, words.next()?.parse().ok()?))
+            })
+            .collect();
+        // Tick 0 also carries the first clock use (calibration, timer setup): skip it.
+        let (Some(first), Some(last)) = (ticks.get(1), ticks.last()) else {
+            return Err(format!("no tick lines:\n{}", out.console));
+        };
+        let guest = Duration::from_micros(last.1 - first.1);
+        let host = last.0 - first.0;
+        let ppm = (guest.as_secs_f64() / host.as_secs_f64() - 1.0) * 1e6;
+        let source = out
+            .console
+            .lines()
+            .find_map(|l| {
+                l.split(" from ")
+                    .nth(1)
+                    .filter(|_| l.contains("kernel::time: tsc"))
+            })
+            .unwrap_or("?");
+        println!(
+            "{:<5} {:>12.3} {:>12.3} {:>10.0} {:>14}",
+            accel.name(),
+            guest.as_secs_f64() * 1e3,
+            host.as_secs_f64() * 1e3,
+            ppm,
+            source
         );
     }
     Ok(0)

@@ -151,23 +151,41 @@ impl RunConfig {
             .spawn()
             .map_err(spawn_error)?;
         let readers = [
-            drain(child.stdout.take().expect("piped")),
-            drain(child.stderr.take().expect("piped")),
+            drain(child.stdout.take().expect("piped"), start),
+            drain(child.stderr.take().expect("piped"), start),
         ];
         let (status, timed_out) = wait_with_timeout(child, self.timeout)?;
         let wall = start.elapsed();
         let [console, errors] = readers.map(|r| r.join().unwrap_or_default());
-        let mut text = String::from_utf8_lossy(&console).replace("\r\n", "\n");
-        text.push_str(&String::from_utf8_lossy(&errors));
-        Ok(Outcome::new(status, timed_out, text, wall))
+        let mut text = String::new();
+        let mut lines = Vec::new();
+        for (at, line) in console.into_iter().chain(errors) {
+            let line = String::from_utf8_lossy(&line).replace("\r\n", "\n");
+            text.push_str(&line);
+            lines.push((at, line.trim_end_matches('\n').to_string()));
+        }
+        let mut outcome = Outcome::new(status, timed_out, text, wall);
+        outcome.lines = lines;
+        Ok(outcome)
     }
 }
 
-fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+/// Reads a pipe to its end, line by line, noting when each line arrived.
+fn drain(
+    pipe: impl Read + Send + 'static,
+    start: Instant,
+) -> std::thread::JoinHandle<Vec<(Duration, Vec<u8>)>> {
     std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        bytes
+        let mut reader = std::io::BufReader::new(pipe);
+        let mut lines = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            match std::io::BufRead::read_until(&mut reader, b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => lines.push((start.elapsed(), line)),
+            }
+        }
+        lines
     })
 }
 
@@ -218,6 +236,8 @@ pub struct Outcome {
     pub console: String,
     /// Wall time of the whole QEMU process.
     pub wall: Duration,
+    /// Console lines (captured runs only) with their arrival time since QEMU started.
+    pub lines: Vec<(Duration, String)>,
 }
 
 /// What ended a run.
@@ -247,6 +267,7 @@ impl Outcome {
             meaning,
             console,
             wall,
+            lines: Vec::new(),
         }
     }
 

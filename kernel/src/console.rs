@@ -51,7 +51,10 @@ impl Write for Console {
     }
 }
 
-static CONSOLE: Mutex<Console> = Mutex::new(Console { uart: None, tried: false });
+static CONSOLE: Mutex<Console> = Mutex::new(Console {
+    uart: None,
+    tried: false,
+});
 
 /// Writes formatted text to the console.
 pub fn write_fmt(args: fmt::Arguments<'_>) {

@@ -55,7 +55,10 @@ pub(crate) fn log_boot_timeline() {
     for (name, end) in PHASES.iter().zip(&PHASE_END_TSC) {
         let end = end.load(Ordering::Relaxed);
         if end >= previous {
-            log::debug!("boot phase {name}: {} us", ticks_to_ns(end - previous) / 1000);
+            log::debug!(
+                "boot phase {name}: {} us",
+                ticks_to_ns(end - previous) / 1000
+            );
             previous = end;
         }
     }
@@ -87,7 +90,9 @@ pub fn since_boot() -> Duration {
 
 /// Time from the kernel's first instruction to the app's `main`.
 pub fn boot_to_main() -> Duration {
-    let ticks = MAIN_ENTERED_TSC.load(Ordering::Relaxed).saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
+    let ticks = MAIN_ENTERED_TSC
+        .load(Ordering::Relaxed)
+        .saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
     Duration::from_nanos(ticks_to_ns(ticks))
 }
 

@@ -137,7 +137,9 @@ impl FrameAllocator {
 
     /// The free ranges as (start, length), lowest first.
     pub fn free_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.ranges[..self.len].iter().map(|r| (r.start, r.end - r.start))
+        self.ranges[..self.len]
+            .iter()
+            .map(|r| (r.start, r.end - r.start))
     }
 
     /// Bytes currently free.

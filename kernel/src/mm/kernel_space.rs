@@ -97,7 +97,6 @@ unsafe extern "C" {
     static __kernel_end: u8;
 }
 
-
 /// Builds the kernel's page tables, switches to them, and sets up the main stack and heap.
 pub(crate) fn init(
     info: &BootInfo,
@@ -182,7 +181,10 @@ pub(crate) fn init(
     // all usable RAM at the same addresses as the boot tables do.
     unsafe { crate::arch::load_page_tables(space.tables.root()) };
     LIVE.store(true, core::sync::atomic::Ordering::Relaxed);
-    log::debug!("page tables live: root {:#x}, kernel {start:#x}..{end:#x}", space.tables.root());
+    log::debug!(
+        "page tables live: root {:#x}, kernel {start:#x}..{end:#x}",
+        space.tables.root()
+    );
 
     let (heap_start, largest) = space.frames.largest().unwrap_or((0, 0));
     let heap_size = match heap {

@@ -415,10 +415,16 @@ mod tests {
         let mut pt = mem.tables();
         // Phys not 2 MiB-aligned: all 4 KiB pages, crossing from one page table into the next.
         // SAFETY: fake memory.
-        unsafe { pt.map(&mut mem.frames, 0x1fe000, 0x1000, 0x4000, Access::DATA).unwrap() };
+        unsafe {
+            pt.map(&mut mem.frames, 0x1fe000, 0x1000, 0x4000, Access::DATA)
+                .unwrap()
+        };
         for i in 0..4u64 {
             let t = pt.translate(0x1fe000 + i * PAGE_SIZE + 8).unwrap();
-            assert_eq!((t.phys, t.page_size), (0x1000 + i * PAGE_SIZE + 8, PAGE_SIZE));
+            assert_eq!(
+                (t.phys, t.page_size),
+                (0x1000 + i * PAGE_SIZE + 8, PAGE_SIZE)
+            );
         }
         assert_eq!(pt.translate(0x202000), None);
         assert_eq!(pt.translate(0x1fd000), None);

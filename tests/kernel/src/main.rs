@@ -60,6 +60,17 @@ fn main() -> Result<(), String> {
             println!("heap ok, sum {}", big.iter().sum::<u64>());
         }
         "costs" => measure_costs(),
+        "ticks" => {
+            // One line every `period` ms of guest time, on absolute deadlines (no drift).
+            let count: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+            let period =
+                Duration::from_millis(args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100));
+            let start = time::Instant::now();
+            for i in 0..=count {
+                time::sleep_until(start + period * i as u32);
+                println!("tick {i} {}", start.elapsed().as_micros());
+            }
+        }
         other => return Err(format!("unknown scenario {other:?}")),
     }
     Ok(())

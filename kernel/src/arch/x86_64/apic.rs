@@ -54,7 +54,11 @@ pub(crate) fn ensure_timer() {
             crate::console::write_fmt(format_args!("fatal: local APIC timer: {e}\n"));
             crate::runtime::exit_now(crate::exit_status::FATAL);
         }
-        let mode = if TSC_DEADLINE.load(Ordering::Relaxed) { "tsc-deadline" } else { "one-shot" };
+        let mode = if TSC_DEADLINE.load(Ordering::Relaxed) {
+            "tsc-deadline"
+        } else {
+            "one-shot"
+        };
         log::debug!("timer: local APIC, {mode} mode");
     });
 }

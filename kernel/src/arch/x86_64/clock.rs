@@ -129,35 +129,75 @@ fn kvmclock_hz() -> Option<u64> {
 }
 
 const PIT_HZ: u64 = 1_193_182;
-/// PIT ticks counted: about 2 ms.
+/// PIT ticks between the two edges timed: about 2 ms.
 const PIT_TICKS: u16 = 2_386;
 
-/// Counts TSC ticks while PIT channel 0 counts down `PIT_TICKS`.
+/// One read of PIT channel 0's count, bracketed by TSC reads.
+#[derive(Clone, Copy)]
+struct Sample {
+    count: u16,
+    tsc_before: u64,
+    tsc_after: u64,
+}
+
+fn pit_sample() -> Sample {
+    let tsc_before = cpu::rdtsc();
+    // SAFETY: latch channel 0 and read its 16-bit count (low byte, then high byte).
+    let count = unsafe {
+        outb(0x43, 0x00);
+        let low = inb(0x40);
+        let high = inb(0x40);
+        u16::from_le_bytes([low, high])
+    };
+    Sample {
+        count,
+        tsc_before,
+        tsc_after: cpu::rdtsc(),
+    }
+}
+
+/// Waits for the count to change and returns (new count, TSC at the change, uncertainty).
+/// The change happened after the previous read's latch and before this read's latch, so
+/// it lies in `[previous.tsc_before, current.tsc_after]`; the midpoint is used. Edges whose
+/// window is much wider than the fastest read (the vCPU was descheduled) are skipped.
+fn pit_edge(fastest_read: u64) -> (u16, u64) {
+    let mut previous = pit_sample();
+    loop {
+        let current = pit_sample();
+        if current.count != previous.count {
+            let window = current.tsc_after - previous.tsc_before;
+            if window <= 4 * fastest_read {
+                return (current.count, previous.tsc_before + window / 2);
+            }
+        }
+        previous = current;
+    }
+}
+
+/// Times `PIT_TICKS` ticks of PIT channel 0 (an emulated 1.193182 MHz counter that QEMU
+/// derives from the host's monotonic clock) with the TSC, from edge to edge.
 fn pit_hz() -> u64 {
-    // SAFETY: programming PIT channel 0 (mode 0, binary, full reload) on its fixed ports;
-    // its IRQ line is masked at the PIC.
+    // SAFETY: programming PIT channel 0 (mode 2, binary, full reload) on its fixed ports;
+    // its interrupt never reaches the CPU (LINT0 and the IOAPIC pin stay masked).
     unsafe {
-        outb(0x43, 0x30);
+        outb(0x43, 0x34);
         outb(0x40, 0xff);
         outb(0x40, 0xff);
     }
-    let read = || {
-        // SAFETY: latch channel 0 and read its 16-bit count.
-        unsafe {
-            outb(0x43, 0x00);
-            let low = inb(0x40);
-            let high = inb(0x40);
-            u16::from_le_bytes([low, high])
-        }
-    };
-    let first = read();
-    let tsc_start = cpu::rdtsc();
+    let fastest_read = (0..8)
+        .map(|_| {
+            let s = pit_sample();
+            s.tsc_after - s.tsc_before
+        })
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    let (start_count, start_tsc) = pit_edge(fastest_read);
     loop {
-        let now = read();
-        let elapsed = first.wrapping_sub(now);
-        if elapsed >= PIT_TICKS {
-            let tsc = cpu::rdtsc() - tsc_start;
-            return tsc * PIT_HZ / u64::from(elapsed);
+        let (count, tsc) = pit_edge(fastest_read);
+        let ticks = start_count.wrapping_sub(count);
+        if ticks >= PIT_TICKS {
+            return (tsc - start_tsc) * PIT_HZ / u64::from(ticks);
         }
     }
 }

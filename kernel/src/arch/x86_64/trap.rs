@@ -127,7 +127,15 @@ struct Idt(UnsafeCell<[Gate; 256]>);
 unsafe impl Sync for Idt {}
 
 static IDT: Idt = Idt(UnsafeCell::new(
-    [Gate { offset_low: 0, selector: 0, ist: 0, attributes: 0, offset_mid: 0, offset_high: 0, reserved: 0 }; 256],
+    [Gate {
+        offset_low: 0,
+        selector: 0,
+        ist: 0,
+        attributes: 0,
+        offset_mid: 0,
+        offset_high: 0,
+        reserved: 0,
+    }; 256],
 ));
 static IDT_FILLED: AtomicBool = AtomicBool::new(false);
 
@@ -188,7 +196,10 @@ pub(crate) fn init() {
         PAGE_FAULT_STACK.top(),
     ]);
     let selector = gdt::code_selector();
-    assert!(!IDT_FILLED.swap(true, Ordering::SeqCst), "trap::init called twice");
+    assert!(
+        !IDT_FILLED.swap(true, Ordering::SeqCst),
+        "trap::init called twice"
+    );
     let stubs = core::ptr::addr_of!(trap_stubs) as u64;
     // SAFETY: first and only call (checked above), before the IDT is loaded, so nothing
     // else reads or writes it; filled in place to avoid copying 4 KiB around.
