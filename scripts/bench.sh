@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 source scripts/lib/ensure-deps.sh
 ensure_rust
 ensure_qemu
-cargo build --quiet --release -p boot
-exec target/release/boot bench "$@"
+tool=$(host_tool)
+exec "$tool" bench "$@"

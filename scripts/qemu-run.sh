@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 source scripts/lib/ensure-deps.sh
 ensure_rust
 ensure_qemu
-cargo build --quiet --release -p boot
-exec target/release/boot run "$@"
+tool=$(host_tool)
+exec "$tool" run "$@"

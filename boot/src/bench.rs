@@ -49,6 +49,24 @@ pub enum BenchError {
     Failed(String),
 }
 
+/// One captured run that must end with status 0.
+fn run_ok(kernel: &std::path::Path, accel: Accel, args: &[&str]) -> Result<qemu::Outcome, Failure> {
+    let mut config = RunConfig::new(kernel);
+    config.accel = accel;
+    config.app_args = args.iter().map(|s| s.to_string()).collect();
+    config.timeout = Some(Duration::from_secs(60));
+    let out = config.run_captured().map_err(|e| e.to_string())?;
+    if out.meaning != Ending::Guest || out.status != 0 {
+        return Err(format!(
+            "{} failed (status {}):\n{}",
+            kernel.display(),
+            out.status,
+            out.console
+        ));
+    }
+    Ok(out)
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -85,16 +103,7 @@ fn boot(runs: usize) -> Result<u8, Failure> {
         let mut to_main = Vec::new();
         for _ in 0..runs {
             // Interleave so that drift in machine load hits both sides alike.
-            let mut config = RunConfig::new(&hello.path);
-            config.accel = accel;
-            config.timeout = Some(Duration::from_secs(60));
-            let out = config.run_captured().map_err(|e| e.to_string())?;
-            if out.meaning != Ending::Guest || out.status != 0 {
-                return Err(format!(
-                    "hello run failed (status {}):\n{}",
-                    out.status, out.console
-                ));
-            }
+            let out = run_ok(&hello.path, accel, &[])?;
             wall.push(out.wall);
             let us: u64 = out
                 .console
@@ -107,18 +116,7 @@ fn boot(runs: usize) -> Result<u8, Failure> {
                 })
                 .ok_or_else(|| format!("no 'boot took N us' line in:\n{}", out.console))?;
             to_main.push(Duration::from_micros(us));
-
-            let mut config = RunConfig::new(&floor_path);
-            config.accel = accel;
-            config.timeout = Some(Duration::from_secs(60));
-            let out = config.run_captured().map_err(|e| e.to_string())?;
-            if out.meaning != Ending::Guest || out.status != 0 {
-                return Err(format!(
-                    "floor run failed (status {}): {}",
-                    out.status, out.console
-                ));
-            }
-            floor.push(out.wall);
+            floor.push(run_ok(&floor_path, accel, &[])?.wall);
         }
         let (w, f, m) = (median(wall), median(floor), median(to_main));
         println!(

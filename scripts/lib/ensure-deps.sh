@@ -39,3 +39,9 @@ ensure_qemu() {
         die "qemu-system-x86_64 not found: run 'sudo apt-get install -y qemu-system-x86'"
     fi
 }
+
+# Builds the host tool (boot/) and prints its path.
+host_tool() {
+    cargo build --quiet --release -p boot >&2
+    echo target/release/boot
+}
