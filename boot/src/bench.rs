@@ -67,6 +67,20 @@ fn run_ok(kernel: &std::path::Path, accel: Accel, args: &[&str]) -> Result<qemu:
     Ok(out)
 }
 
+/// KVM (where usable) and TCG, saying what is special about KVM here.
+fn accelerators() -> Vec<Accel> {
+    if !qemu::kvm_usable() {
+        println!("kvm: /dev/kvm not usable here, TCG only");
+        return vec![Accel::Tcg];
+    }
+    if qemu::kvm_is_pvm() {
+        println!(
+            "kvm: kvm_pvm here; it emulates this guest's ring-0 code instruction by instruction"
+        );
+    }
+    vec![Accel::Kvm, Accel::Tcg]
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -87,17 +101,12 @@ fn boot(runs: usize) -> Result<u8, Failure> {
         size as f64 / 1024.0,
         hello.symbols
     );
-    let mut accels = vec![Accel::Tcg];
-    if qemu::kvm_usable() {
-        accels.insert(0, Accel::Kvm);
-    } else {
-        println!("kvm: /dev/kvm not usable here, TCG only");
-    }
+    let accels = accelerators();
     println!(
         "{:<5} {:>16} {:>16} {:>16} {:>14} {:>8}",
         "accel", "entry->main us", "hello wall ms", "floor wall ms", "hello-floor ms", "ratio"
     );
-    for accel in accels {
+    for &accel in &accels {
         let mut wall = Vec::new();
         let mut floor = Vec::new();
         let mut to_main = Vec::new();
@@ -129,6 +138,19 @@ fn boot(runs: usize) -> Result<u8, Failure> {
             w.as_secs_f64() / f.as_secs_f64()
         );
     }
+    // What single operations cost under each accelerator: explains the rows above.
+    let testkernel = image::build("testkernel", Profile::Release).map_err(|e| e.to_string())?;
+    println!("per-operation cost (testkernel costs), ns:");
+    for accel in accels {
+        let out = run_ok(&testkernel.path, accel, &["costs"])?;
+        let costs: Vec<String> = out
+            .console
+            .lines()
+            .filter_map(|l| l.strip_prefix("cost "))
+            .map(|l| l.replace(" ns", ""))
+            .collect();
+        println!("{:<5} {}", accel.name(), costs.join(", "));
+    }
     Ok(0)
 }
 
@@ -137,10 +159,7 @@ fn boot(runs: usize) -> Result<u8, Failure> {
 /// error plus drift (serial latency is a constant offset and cancels).
 fn clock() -> Result<u8, Failure> {
     let kernel = image::build("testkernel", Profile::Release).map_err(|e| e.to_string())?;
-    let mut accels = vec![Accel::Tcg];
-    if qemu::kvm_usable() {
-        accels.insert(0, Accel::Kvm);
-    }
+    let accels = accelerators();
     println!("clock benchmark: guest ticks every 100 ms for 3 s; host timestamps each line");
     println!(
         "{:<5} {:>12} {:>12} {:>10} {:>14}",

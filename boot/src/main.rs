@@ -142,6 +142,12 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
             "--accel kvm: /dev/kvm is not usable here; use --accel tcg".into(),
         ));
     }
+    if accel == Accel::Kvm && qemu::kvm_is_pvm() {
+        eprintln!(
+            "qemu-run: note: /dev/kvm here is kvm_pvm, which emulates this kernel's ring-0 code \
+             (~1000x slower than TCG for compute); --accel tcg is faster on this host"
+        );
+    }
     let image = image::build(&app, profile).map_err(|e| Failure::Other(e.to_string()))?;
     let mut config = RunConfig::new(&image.path);
     config.accel = accel;
