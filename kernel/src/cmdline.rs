@@ -142,8 +142,23 @@ impl<'a> CommandLine<'a> {
     /// Parses the kernel part; `warn` receives each unknown option word.
     pub fn parse(line: &'a str, mut warn: impl FnMut(&'a str)) -> Result<Self, CmdlineError<'a>> {
         let mut options = KernelOptions::default();
-        for word in kernel_words(line) {
+        // Device words after `--` count only in the trailing run QEMU appends.
+        let mut after_separator = false;
+        let mut trailing_devices = 0;
+        for word in Words::new(line) {
             let word = word?.0;
+            if after_separator {
+                if word.starts_with(VIRTIO_MMIO_PREFIX) {
+                    trailing_devices += 1;
+                } else {
+                    trailing_devices = 0;
+                }
+                continue;
+            }
+            if word == "--" {
+                after_separator = true;
+                continue;
+            }
             if word.starts_with(VIRTIO_MMIO_PREFIX) {
                 options.virtio_mmio_devices += 1;
                 continue;
@@ -161,6 +176,7 @@ impl<'a> CommandLine<'a> {
                 _ => warn(word),
             }
         }
+        options.virtio_mmio_devices += trailing_devices;
         Ok(Self { line, options })
     }
 
@@ -168,19 +184,6 @@ impl<'a> CommandLine<'a> {
     pub fn app_args(&self) -> Vec<String> {
         app_words(self.line).map(|w| w.unquote()).collect()
     }
-}
-
-/// Kernel words: all before `--`, plus trailing QEMU-appended device words after it.
-fn kernel_words(line: &str) -> impl Iterator<Item = Result<RawWord<'_>, CmdlineError<'_>>> {
-    let mut after_separator = false;
-    Words::new(line).filter(move |word| match word {
-        Err(_) => true,
-        Ok(RawWord("--")) if !after_separator => {
-            after_separator = true;
-            false
-        }
-        Ok(RawWord(w)) => !after_separator || w.starts_with(VIRTIO_MMIO_PREFIX),
-    })
 }
 
 /// App words: everything after the first `--` except QEMU-appended device words at the end.
@@ -317,6 +320,14 @@ mod tests {
     #[test]
     fn device_word_inside_app_args_stays_an_app_arg() {
         let (cl, _) = parse("-- virtio_mmio.device=x last");
-        assert_eq!(cl.unwrap().app_args(), ["virtio_mmio.device=x", "last"]);
+        let cl = cl.unwrap();
+        assert_eq!(cl.app_args(), ["virtio_mmio.device=x", "last"]);
+        assert_eq!(cl.options.virtio_mmio_devices, 0);
+    }
+
+    #[test]
+    fn unterminated_quote_in_app_args_is_an_error() {
+        let (cl, _) = parse(r#"log=info -- "open"#);
+        assert_eq!(cl.unwrap_err(), CmdlineError::UnterminatedQuote);
     }
 }
