@@ -196,18 +196,30 @@ fn drain(
     })
 }
 
-/// Waits for `child`, killing it once `timeout` has passed. Polls every 250 µs, which
-/// bounds the error this adds to measured wall times.
+/// Waits for `child`, stopping it once `timeout` has passed: SIGTERM first (QEMU then
+/// restores the terminal it put in raw mode), SIGKILL if it is still there 2 s later.
+/// Polls every 250 µs, which bounds the error this adds to measured wall times.
 fn wait_with_timeout(
     mut child: Child,
     timeout: Option<Duration>,
 ) -> Result<(ExitStatus, bool), RunError> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         if let Some(status) = child.try_wait().map_err(spawn_error)? {
             return Ok((status, false));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .stderr(Stdio::null())
+                .status();
+            let grace = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < grace {
+                if let Some(status) = child.try_wait().map_err(spawn_error)? {
+                    return Ok((status, true));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
             let _ = child.kill();
             let status = child.wait().map_err(spawn_error)?;
             return Ok((status, true));
@@ -218,7 +230,11 @@ fn wait_with_timeout(
 
 /// Quotes a word for the kernel command line if it needs it.
 pub fn quote(arg: &str) -> String {
-    if !arg.is_empty() && !arg.contains([' ', '\t', '"', '\\', '\n']) {
+    // Device words are quoted so that the kernel never takes them for QEMU's own.
+    let plain = !arg.is_empty()
+        && !arg.contains([' ', '\t', '"', '\\', '\n', '\r'])
+        && !arg.starts_with("virtio_mmio.device=");
+    if plain {
         return arg.to_string();
     }
     let mut out = String::from("\"");
@@ -369,7 +385,16 @@ mod tests {
 
     #[test]
     fn quoted_args_parse_back_in_the_kernel() {
-        let args = ["a b", "back\\slash", "q\"uote", "", "--", "plain"];
+        let args = [
+            "a b",
+            "back\\slash",
+            "q\"uote",
+            "",
+            "--",
+            "cr\rlf\n",
+            "plain",
+            "virtio_mmio.device=1",
+        ];
         let mut config = RunConfig::new("k.elf");
         config.app_args = args.iter().map(|s| s.to_string()).collect();
         let line = config.cmdline();

@@ -43,7 +43,11 @@ pub fn exit(status: i32) -> ! {
 
 /// Ends the run with a status already in range, with no further checks.
 pub(crate) fn exit_now(status: u8) -> ! {
-    log::debug!("exit status {status} after {:?}", crate::time::since_boot());
+    // Only with a calibrated clock: a log line's timestamp would otherwise calibrate it,
+    // and this runs on fatal paths, perhaps for a fault inside calibration.
+    if let Some(t) = crate::time::since_boot_if_calibrated() {
+        log::debug!("exit status {status} after {t:?}");
+    }
     crate::arch::debug_exit(exit_status::debug_exit_value(status));
     crate::console::emergency_write(format_args!(
         "exit: no isa-debug-exit device at port {:#x} to report status {status}; halting\n",

@@ -32,15 +32,15 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
     }
     let info: &'static BootInfo = CMDLINE.call_once(|| info.clone());
 
-    let Ok(line) = info.cmdline() else {
-        command_line_error(format_args!("not valid UTF-8"))
-    };
     if info.cmdline_truncated {
         command_line_error(format_args!(
             "longer than {} bytes",
             crate::bootinfo::MAX_CMDLINE
         ));
     }
+    let Ok(line) = info.cmdline() else {
+        command_line_error(format_args!("not valid UTF-8"))
+    };
     let cmdline = CommandLine::parse(line, |word| {
         console::write_fmt(format_args!(
             "warning: unknown kernel option '{word}' ignored (known: {KNOWN_OPTIONS}; app arguments go after '--')\n"
@@ -65,9 +65,23 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
     }
 
     let stack = options.stack.unwrap_or(DEFAULT_MAIN_STACK);
+    if let Some(heap) = options.heap.filter(|&h| h < mm::MIN_HEAP) {
+        command_line_error(format_args!(
+            "heap={heap}: the heap needs at least {}",
+            mm::MIN_HEAP
+        ));
+    }
+    if stack < mm::MIN_STACK {
+        command_line_error(format_args!(
+            "stack={stack}: the stack needs at least {}",
+            mm::MIN_STACK
+        ));
+    }
     let layout = match mm::init(info, options.heap, stack) {
         Ok(layout) => layout,
-        Err(e @ mm::MemError::HeapTooLarge { .. }) => command_line_error(format_args!("{e}")),
+        Err(e @ (mm::MemError::HeapTooLarge { .. } | mm::MemError::StackTooLarge { .. })) => {
+            command_line_error(format_args!("{e}"))
+        }
         Err(e) => {
             console::write_fmt(format_args!("fatal: memory setup: {e}\n"));
             runtime::exit_now(exit_status::FATAL)

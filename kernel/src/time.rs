@@ -24,7 +24,10 @@ fn calibration() -> &'static Calibration {
     if let Some(c) = CALIBRATION.get() {
         return c;
     }
-    let (hz, source) = crate::arch::calibrate_tsc();
+    let (hz, source) = crate::arch::calibrate_tsc().unwrap_or_else(|e| {
+        crate::console::emergency_write(format_args!("fatal: clock: {e}\n"));
+        crate::runtime::exit_now(crate::exit_status::FATAL)
+    });
     let c = CALIBRATION.call_once(|| Calibration {
         hz,
         ns_per_tick_shl32: ((1_000_000_000u128 << 32) / u128::from(hz.max(1))) as u64,
@@ -79,7 +82,13 @@ fn ticks_to_ns(ticks: u64) -> u64 {
 }
 
 fn ns_to_ticks(ns: u64) -> u64 {
-    (u128::from(ns) * u128::from(tsc_hz()) / 1_000_000_000) as u64
+    u64::try_from(u128::from(ns) * u128::from(tsc_hz()) / 1_000_000_000).unwrap_or(u64::MAX)
+}
+
+/// Time since the kernel's first instruction, or `None` if the clock was never needed
+/// (and is not calibrated now: fatal paths use this to stay away from calibration).
+pub fn since_boot_if_calibrated() -> Option<Duration> {
+    CALIBRATION.get().map(|_| since_boot())
 }
 
 /// Time since the kernel's first instruction.

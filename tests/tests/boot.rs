@@ -87,10 +87,17 @@ fn malformed_kernel_option_exits_2() {
 }
 
 #[test]
-fn heap_larger_than_memory_exits_2() {
-    let out = Run::new("hello").options("heap=1G").go();
-    assert_status(&out, 2);
-    assert_console(&out, "heap=1073741824: only");
+fn heap_or_stack_sizes_that_cannot_work_exit_2() {
+    for (option, message) in [
+        ("heap=1G", "heap=1073741824: only"),
+        ("heap=4K", "heap=4096: the heap needs at least 65536"),
+        ("stack=0", "stack=0: the stack needs at least 16384"),
+        ("stack=1G", "stack=1073741824: only"),
+    ] {
+        let out = Run::new("hello").options(option).go();
+        assert_status(&out, 2);
+        assert_console(&out, message);
+    }
 }
 
 #[test]

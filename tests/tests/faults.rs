@@ -62,3 +62,48 @@ fn out_of_memory_names_the_request() {
     );
     assert_console(&out, "memory allocation of 268435456 bytes failed");
 }
+
+#[test]
+fn writing_code_or_rodata_is_a_protection_fault() {
+    for scenario in ["write-text", "write-rodata"] {
+        let out = Run::new("testkernel").args(&[scenario]).go();
+        assert_status(&out, 101);
+        assert_console(&out, "(write, protection violation)");
+    }
+}
+
+#[test]
+fn executing_heap_or_stack_is_a_protection_fault() {
+    for scenario in ["exec-heap", "exec-stack"] {
+        let out = Run::new("testkernel").args(&[scenario]).go();
+        assert_status(&out, 101);
+        assert_console(&out, "(instruction fetch, protection violation)");
+    }
+}
+
+#[test]
+fn exception_report_shows_every_register() {
+    let out = Run::new("testkernel").args(&["registers"]).go();
+    assert_status(&out, 101);
+    assert_console(&out, "fatal: invalid opcode (vector 6) at rip 0x");
+    assert_console(&out, "in testkernel::fault_with_known_registers+0x");
+    for (name, byte) in [
+        ("rax", "0a"),
+        ("rbx", "0b"),
+        ("rcx", "0c"),
+        ("rdx", "0d"),
+        ("rsi", "51"),
+        ("rdi", "d1"),
+        ("rbp", "bb"),
+        ("r8 ", "08"),
+        ("r9 ", "09"),
+        ("r10", "10"),
+        ("r11", "11"),
+        ("r12", "12"),
+        ("r13", "13"),
+        ("r14", "14"),
+        ("r15", "15"),
+    ] {
+        assert_console(&out, &format!("{name} {}", byte.repeat(8)));
+    }
+}

@@ -52,7 +52,9 @@ impl FrameAllocator {
 
     /// Adds `[start, end)` (shrunk to whole pages) as free memory.
     pub fn add(&mut self, start: u64, end: u64) -> Result<(), FrameError> {
-        let start = align_up(start, PAGE_SIZE);
+        let Some(start) = start.checked_next_multiple_of(PAGE_SIZE) else {
+            return Ok(());
+        };
         let end = end & !(PAGE_SIZE - 1);
         if end <= start {
             return Ok(());
@@ -63,7 +65,9 @@ impl FrameAllocator {
     /// Removes `[start, end)` (grown to whole pages) from free memory, wherever it overlaps.
     pub fn reserve(&mut self, start: u64, end: u64) -> Result<(), FrameError> {
         let start = start & !(PAGE_SIZE - 1);
-        let end = align_up(end, PAGE_SIZE);
+        let end = end
+            .checked_next_multiple_of(PAGE_SIZE)
+            .unwrap_or(!(PAGE_SIZE - 1));
         let mut i = 0;
         while i < self.len {
             let r = self.ranges[i];
@@ -111,7 +115,9 @@ impl FrameAllocator {
         let align = align_pages * PAGE_SIZE;
         for i in 0..self.len {
             let r = self.ranges[i];
-            let start = align_up(r.start, align);
+            let Some(start) = r.start.checked_next_multiple_of(align) else {
+                continue;
+            };
             if start.checked_add(size).is_some_and(|end| end <= r.end) {
                 self.reserve(start, start + size)?;
                 return Ok(start);
@@ -158,27 +164,25 @@ impl FrameAllocator {
             .max_by_key(|&(_, s)| s)
     }
 
-    /// Inserts a range that overlaps nothing free, merging with neighbours.
-    fn insert(&mut self, new: Range) -> Result<(), FrameError> {
-        let i = self.ranges[..self.len].partition_point(|r| r.start < new.start);
-        let merges_left = i > 0 && self.ranges[i - 1].end >= new.start;
-        let merges_right = i < self.len && new.end >= self.ranges[i].start;
-        match (merges_left, merges_right) {
-            (true, true) => {
-                self.ranges[i - 1].end = self.ranges[i].end.max(new.end);
-                self.remove_at(i);
+    /// Inserts a range, merging it with every free range it overlaps or touches (memory
+    /// maps may list overlapping entries).
+    fn insert(&mut self, mut new: Range) -> Result<(), FrameError> {
+        let first = self.ranges[..self.len].partition_point(|r| r.end < new.start);
+        let mut last = first;
+        while last < self.len && self.ranges[last].start <= new.end {
+            new.start = new.start.min(self.ranges[last].start);
+            new.end = new.end.max(self.ranges[last].end);
+            last += 1;
+        }
+        if first == last {
+            if self.len == MAX_RANGES {
+                return Err(FrameError::TooFragmented);
             }
-            (true, false) => self.ranges[i - 1].end = self.ranges[i - 1].end.max(new.end),
-            (false, true) => {
-                self.ranges[i].start = new.start;
-                self.ranges[i].end = self.ranges[i].end.max(new.end);
-            }
-            (false, false) => {
-                if self.len == MAX_RANGES {
-                    return Err(FrameError::TooFragmented);
-                }
-                self.insert_at(i, new);
-            }
+            self.insert_at(first, new);
+        } else {
+            self.ranges[first] = new;
+            self.ranges.copy_within(last..self.len, first + 1);
+            self.len -= last - first - 1;
         }
         Ok(())
     }
@@ -193,10 +197,6 @@ impl FrameAllocator {
         self.ranges.copy_within(i + 1..self.len, i);
         self.len -= 1;
     }
-}
-
-pub const fn align_up(value: u64, align: u64) -> u64 {
-    (value + align - 1) & !(align - 1)
 }
 
 #[cfg(test)]
@@ -248,6 +248,33 @@ mod tests {
         fa.free(a, 2).unwrap();
         fa.free(c, 4).unwrap();
         assert_eq!(fa.largest(), Some((0, 8 * PAGE_SIZE)));
+    }
+
+    #[test]
+    fn overlapping_map_entries_merge() {
+        let mut fa = FrameAllocator::new();
+        fa.add(0x1000, 0x2000).unwrap();
+        fa.add(0x3000, 0x4000).unwrap();
+        fa.add(0x6000, 0x7000).unwrap();
+        fa.add(0x1800, 0x3800).unwrap(); // spans the first two and the gap
+        assert_eq!(
+            fa.free_ranges().collect::<Vec<_>>(),
+            [(0x1000, 0x3000), (0x6000, 0x1000)]
+        );
+        fa.add(0, 0x10000).unwrap();
+        assert_eq!(fa.free_ranges().collect::<Vec<_>>(), [(0, 0x10000)]);
+        assert_eq!(fa.free_bytes(), 0x10000);
+    }
+
+    #[test]
+    fn ranges_near_the_top_of_the_address_space() {
+        let mut fa = FrameAllocator::new();
+        fa.add(u64::MAX - 0x7ff, u64::MAX).unwrap();
+        assert_eq!(fa.free_bytes(), 0);
+        fa.add(u64::MAX - 0x2fff, u64::MAX).unwrap();
+        assert_eq!(fa.free_bytes(), 0x2000);
+        fa.reserve(u64::MAX - 0x1100, u64::MAX).unwrap();
+        assert_eq!(fa.free_bytes(), 0x1000);
     }
 
     #[test]

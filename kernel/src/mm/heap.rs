@@ -24,7 +24,14 @@ static FAILED_ALIGN: AtomicUsize = AtomicUsize::new(0);
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match self.heap.lock().allocate_first_fit(layout) {
-            Ok(block) => block.as_ptr(),
+            Ok(block) => {
+                // A later success means an earlier failure was handled (try_reserve):
+                // forget it, so an unrelated panic is not blamed on memory.
+                if FAILED_ALIGN.load(Ordering::Relaxed) != 0 {
+                    FAILED_ALIGN.store(0, Ordering::Relaxed);
+                }
+                block.as_ptr()
+            }
             Err(()) => {
                 FAILED_SIZE.store(layout.size(), Ordering::Relaxed);
                 FAILED_ALIGN.store(layout.align(), Ordering::Relaxed);

@@ -17,7 +17,9 @@ const LOW_MEMORY_END: u64 = 1 << 20;
 /// Frames kept free after the default heap, for stacks and page tables made later.
 const DEFAULT_RESERVE: u64 = 256 * 1024;
 /// The smallest heap the kernel accepts.
-const MIN_HEAP: u64 = 64 * 1024;
+pub(crate) const MIN_HEAP: u64 = 64 * 1024;
+/// The smallest main stack the kernel accepts.
+pub(crate) const MIN_STACK: u64 = 16 * 1024;
 
 struct KernelSpace {
     frames: FrameAllocator,
@@ -41,6 +43,11 @@ pub(crate) enum MemError {
         requested: u64,
         available: u64,
     },
+    /// `stack=` asked for more than the largest free block.
+    StackTooLarge {
+        requested: u64,
+        available: u64,
+    },
     Frames(FrameError),
     Map(MapError),
     /// Called before `init`.
@@ -59,6 +66,13 @@ impl fmt::Display for MemError {
             } => write!(
                 f,
                 "heap={requested}: only {available} bytes of contiguous memory are free"
+            ),
+            Self::StackTooLarge {
+                requested,
+                available,
+            } => write!(
+                f,
+                "stack={requested}: only {available} bytes of contiguous memory are free"
             ),
             Self::Frames(e) => write!(f, "frame allocator: {e:?}"),
             Self::Map(e) => write!(f, "page tables: {e:?}"),
@@ -176,7 +190,18 @@ pub(crate) fn init(
     }
     let mut space = KernelSpace { frames, tables };
     // Before the switch: the guard page can then not be in any TLB, so no flush is needed.
-    let main_stack_top = space.allocate_stack("main", main_stack)?;
+    let main_stack_top = space
+        .allocate_stack("main", main_stack)
+        .map_err(|e| match e {
+            MemError::OutOfMemory { .. } => MemError::StackTooLarge {
+                requested: main_stack,
+                available: space
+                    .frames
+                    .largest()
+                    .map_or(0, |(_, len)| len.saturating_sub(PAGE_SIZE)),
+            },
+            e => e,
+        })?;
     // SAFETY: the new tables map the kernel image, its stacks (but their guard pages) and
     // all usable RAM at the same addresses as the boot tables do.
     unsafe { crate::arch::load_page_tables(space.tables.root()) };
@@ -228,7 +253,7 @@ impl KernelSpace {
             .alloc(pages, 1)
             .map_err(|_| MemError::OutOfMemory {
                 what: "a stack",
-                bytes: pages * PAGE_SIZE,
+                bytes: pages.saturating_mul(PAGE_SIZE),
             })?;
         // SAFETY: the guard page was just allocated and is used by nothing.
         unsafe { self.tables.unmap_page(&mut self.frames, base)? };

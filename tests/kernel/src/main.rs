@@ -60,6 +60,29 @@ fn main() -> Result<(), String> {
             println!("heap ok, sum {}", big.iter().sum::<u64>());
         }
         "costs" => measure_costs(),
+        "write-text" => {
+            let target = main as *const () as *mut u8;
+            // SAFETY: deliberately unsound: code is mapped read-only and must fault.
+            unsafe { target.write_volatile(0xcc) };
+        }
+        "write-rodata" => {
+            static MESSAGE: &str = "read-only data";
+            // SAFETY: deliberately unsound: rodata is mapped read-only and must fault.
+            unsafe { (MESSAGE.as_ptr() as *mut u8).write_volatile(b'X') };
+        }
+        "exec-heap" => {
+            let code: Vec<u8> = vec![0xc3]; // ret
+            // SAFETY: deliberately unsound: the heap is mapped no-execute and must fault.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(code.as_ptr()) };
+            f();
+        }
+        "exec-stack" => {
+            let code = [0xc3u8; 16];
+            // SAFETY: deliberately unsound: the stack is mapped no-execute and must fault.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(black_box(&code).as_ptr()) };
+            f();
+        }
+        "registers" => fault_with_known_registers(),
         "ticks" => {
             // One line every `period` ms of guest time, on absolute deadlines (no drift).
             let count: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
@@ -133,4 +156,32 @@ fn measure_costs() {
     println!("cost cpuid {cpuid_ns} ns");
     println!("cost first-touch-page {touch_ns} ns");
     println!("cost touched-page {retouch_ns} ns");
+}
+
+/// Loads a distinct value into every general register, then executes `ud2`: the fault
+/// report must show each value next to the right register name.
+#[inline(never)]
+fn fault_with_known_registers() -> ! {
+    // SAFETY: never returns (ud2 ends the run), so clobbering every register is harmless.
+    unsafe {
+        core::arch::asm!(
+            "mov rax, 0x0a0a0a0a0a0a0a0a",
+            "mov rbx, 0x0b0b0b0b0b0b0b0b",
+            "mov rcx, 0x0c0c0c0c0c0c0c0c",
+            "mov rdx, 0x0d0d0d0d0d0d0d0d",
+            "mov rsi, 0x5151515151515151",
+            "mov rdi, 0xd1d1d1d1d1d1d1d1",
+            "mov rbp, 0xbbbbbbbbbbbbbbbb",
+            "mov r8, 0x0808080808080808",
+            "mov r9, 0x0909090909090909",
+            "mov r10, 0x1010101010101010",
+            "mov r11, 0x1111111111111111",
+            "mov r12, 0x1212121212121212",
+            "mov r13, 0x1313131313131313",
+            "mov r14, 0x1414141414141414",
+            "mov r15, 0x1515151515151515",
+            "ud2",
+            options(noreturn)
+        )
+    }
 }

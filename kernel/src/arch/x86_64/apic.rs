@@ -13,6 +13,8 @@ const SPURIOUS_VECTOR: u8 = 0xff;
 
 const IA32_APIC_BASE: u32 = 0x1b;
 const IA32_TSC_DEADLINE: u32 = 0x6e0;
+const APIC_BASE_ENABLE: u64 = 1 << 11;
+const APIC_BASE_X2APIC: u64 = 1 << 10;
 
 const REG_EOI: usize = 0xb0;
 const REG_SPURIOUS: usize = 0xf0;
@@ -69,7 +71,15 @@ fn init() -> Result<(), &'static str> {
         return Err("the CPU has no local APIC");
     }
     // SAFETY: IA32_APIC_BASE exists on every CPU with an APIC (checked above).
-    let base_msr = unsafe { cpu::rdmsr(IA32_APIC_BASE) };
+    let mut base_msr = unsafe { cpu::rdmsr(IA32_APIC_BASE) };
+    if base_msr & APIC_BASE_X2APIC != 0 {
+        return Err("the local APIC is in x2APIC mode, which this kernel does not drive");
+    }
+    if base_msr & APIC_BASE_ENABLE == 0 {
+        base_msr |= APIC_BASE_ENABLE;
+        // SAFETY: setting the global enable bit only turns the local APIC on.
+        unsafe { cpu::wrmsr(IA32_APIC_BASE, base_msr) };
+    }
     let phys = base_msr & 0x000f_ffff_ffff_f000;
     let virt = crate::mm::map_device(phys, 4096).map_err(|_| "cannot map the local APIC")?;
     APIC_BASE.store(virt, Ordering::Relaxed);

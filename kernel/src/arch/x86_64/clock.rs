@@ -31,13 +31,13 @@ impl ClockSource {
 }
 
 /// Measures or reads the TSC frequency in Hz.
-pub(crate) fn calibrate_tsc() -> (u64, ClockSource) {
+pub(crate) fn calibrate_tsc() -> Result<(u64, ClockSource), &'static str> {
     let (max_leaf, ..) = cpuid(0);
     if max_leaf >= 0x15 {
         let (denominator, numerator, crystal_hz, _) = cpuid(0x15);
         if denominator != 0 && numerator != 0 && crystal_hz != 0 {
             let hz = u64::from(crystal_hz) * u64::from(numerator) / u64::from(denominator);
-            return (hz, ClockSource::CpuidCrystal);
+            return Ok((hz, ClockSource::CpuidCrystal));
         }
     }
     let (hv_max, b, c, d) = cpuid(0x4000_0000);
@@ -45,13 +45,13 @@ pub(crate) fn calibrate_tsc() -> (u64, ClockSource) {
     if (0x4000_0010..0x4001_0000).contains(&hv_max) {
         let (khz, ..) = cpuid(0x4000_0010);
         if khz != 0 {
-            return (u64::from(khz) * 1000, ClockSource::HypervisorLeaf);
+            return Ok((u64::from(khz) * 1000, ClockSource::HypervisorLeaf));
         }
     }
     if is_kvm && let Some(hz) = kvmclock_hz() {
-        return (hz, ClockSource::KvmClock);
+        return Ok((hz, ClockSource::KvmClock));
     }
-    (pit_hz(), ClockSource::Pit)
+    Ok((pit_hz()?, ClockSource::Pit))
 }
 
 const MSR_KVM_SYSTEM_TIME_NEW: u32 = 0x4b56_4d01;
@@ -129,7 +129,7 @@ fn kvmclock_hz() -> Option<u64> {
 }
 
 const PIT_HZ: u64 = 1_193_182;
-/// PIT ticks between the two edges timed: about 2 ms.
+/// PIT ticks between the first and last edge timed: about 2 ms.
 const PIT_TICKS: u16 = 2_386;
 
 /// One read of PIT channel 0's count, bracketed by TSC reads.
@@ -156,27 +156,21 @@ fn pit_sample() -> Sample {
     }
 }
 
-/// Waits for the count to change and returns (new count, TSC at the change, uncertainty).
-/// The change happened after the previous read's latch and before this read's latch, so
-/// it lies in `[previous.tsc_before, current.tsc_after]`; the midpoint is used. Edges whose
-/// window is much wider than the fastest read (the vCPU was descheduled) are skipped.
-fn pit_edge(fastest_read: u64) -> (u16, u64) {
-    let mut previous = pit_sample();
-    loop {
-        let current = pit_sample();
-        if current.count != previous.count {
-            let window = current.tsc_after - previous.tsc_before;
-            if window <= 4 * fastest_read {
-                return (current.count, previous.tsc_before + window / 2);
-            }
-        }
-        previous = current;
-    }
-}
+/// Most samples taken before concluding that the PIT does not count.
+const MAX_SAMPLES: u32 = 2_000_000;
+/// Most restarts after the vCPU stalled mid-measurement.
+const MAX_RESTARTS: u32 = 50;
 
 /// Times `PIT_TICKS` ticks of PIT channel 0 (an emulated 1.193182 MHz counter that QEMU
 /// derives from the host's monotonic clock) with the TSC, from edge to edge.
-fn pit_hz() -> u64 {
+///
+/// The count is sampled continuously, each read bracketed by TSC reads. An edge (the
+/// count changing) happened between the previous read's latch and this read's, so it is
+/// placed in the middle of `[previous.tsc_before, current.tsc_after]`; the first and last
+/// edges are taken only when that window is tight. A sample window far longer than a read
+/// means the vCPU stalled, possibly long enough for the 16-bit count to wrap: the
+/// measurement restarts.
+fn pit_hz() -> Result<u64, &'static str> {
     // SAFETY: programming PIT channel 0 (mode 2, binary, full reload) on its fixed ports;
     // its interrupt never reaches the CPU (LINT0 and the IOAPIC pin stay masked).
     unsafe {
@@ -192,12 +186,40 @@ fn pit_hz() -> u64 {
         .min()
         .unwrap_or(1)
         .max(1);
-    let (start_count, start_tsc) = pit_edge(fastest_read);
-    loop {
-        let (count, tsc) = pit_edge(fastest_read);
-        let ticks = start_count.wrapping_sub(count);
-        if ticks >= PIT_TICKS {
-            return (tsc - start_tsc) * PIT_HZ / u64::from(ticks);
+    let tight = 4 * fastest_read;
+    let stalled = 1000 * fastest_read;
+    let mut samples = 0u32;
+    for _ in 0..MAX_RESTARTS {
+        let mut previous = pit_sample();
+        let mut start: Option<u64> = None;
+        let mut ticks = 0u64;
+        loop {
+            let current = pit_sample();
+            samples += 1;
+            if samples > MAX_SAMPLES {
+                return Err(
+                    "PIT channel 0 does not count (is the PIT disabled?), cannot time the TSC",
+                );
+            }
+            let window = current.tsc_after - previous.tsc_before;
+            if window > stalled {
+                break; // restart
+            }
+            let step = u64::from(previous.count.wrapping_sub(current.count));
+            let edge = step != 0 && window <= tight;
+            let middle = previous.tsc_before + window / 2;
+            previous = current;
+            match start {
+                None if edge => start = Some(middle),
+                None => {}
+                Some(start_tsc) => {
+                    ticks += step;
+                    if edge && ticks >= u64::from(PIT_TICKS) {
+                        return Ok((middle - start_tsc) * PIT_HZ / ticks);
+                    }
+                }
+            }
         }
     }
+    Err("the vCPU kept stalling while timing the TSC against the PIT")
 }

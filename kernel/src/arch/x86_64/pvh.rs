@@ -62,8 +62,9 @@ unsafe fn read_start_info(addr: u64, info: &mut BootInfo) -> Result<(), &'static
     if !boot_mapped(addr, size_of::<StartInfo>() as u64) {
         return Err("hvm_start_info lies above the boot-mapped first GiB");
     }
-    // SAFETY: the caller guarantees `addr` is readable; the struct has no invalid values.
-    let start = unsafe { &*(addr as *const StartInfo) };
+    // SAFETY: the caller guarantees `addr` is readable; the struct has no invalid values;
+    // the read tolerates any alignment.
+    let start = unsafe { (addr as *const StartInfo).read_unaligned() };
     if start.magic != START_INFO_MAGIC {
         return Err("hvm_start_info has a bad magic number");
     }
@@ -87,7 +88,11 @@ unsafe fn read_start_info(addr: u64, info: &mut BootInfo) -> Result<(), &'static
     }
     for i in 0..start.memmap_entries as usize {
         // SAFETY: the map holds `memmap_entries` entries at `memmap_paddr`.
-        let entry = unsafe { &*(start.memmap_paddr as *const MemmapEntry).add(i) };
+        let entry = unsafe {
+            (start.memmap_paddr as *const MemmapEntry)
+                .add(i)
+                .read_unaligned()
+        };
         let kind = match entry.kind {
             E820_RAM => MemoryKind::Usable,
             E820_ACPI => MemoryKind::AcpiReclaimable,
