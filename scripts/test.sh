@@ -13,11 +13,14 @@ step() { echo "== $*" >&2; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
+(cd boot/disk && cargo fmt --check)
 
 step "cargo clippy (host crates)"
 cargo clippy --quiet -p kernel -p boot -p tests --all-targets -- -D warnings
 step "cargo clippy (guest crates, $TARGET)"
 cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p testkernel -- -D warnings
+step "cargo clippy (boot/disk, the disk-image writer)"
+(cd boot/disk && RUSTC_BOOTSTRAP=1 cargo clippy --quiet --release --target-dir ../../target/disk -- -D warnings)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -4,7 +4,7 @@
 //! of a whole `hello` run next to QEMU's floor (the same command booting a kernel whose
 //! first instruction exits), under KVM (where usable) and TCG.
 
-use crate::image::{self, Profile};
+use crate::image::{self, Format, Profile};
 use crate::qemu::{self, Accel, Ending, RunConfig};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ type Failure = String;
 /// Entry from the CLI: `bench boot [--runs N]`. Returns the exit status.
 pub fn main(args: &[String]) -> Result<u8, BenchError> {
     let mut runs = 15usize;
+    let mut slow = false;
     let mut which = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -25,6 +26,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                     .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?;
             }
             "boot" => which = Some("boot"),
+            "--slow" => slow = true,
             "clock" => which = Some("clock"),
             other => {
                 return Err(BenchError::Usage(format!(
@@ -34,7 +36,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
         }
     }
     match which {
-        Some("boot") => boot(runs).map_err(BenchError::Failed),
+        Some("boot") => boot(runs, slow).map_err(BenchError::Failed),
         Some("clock") => clock().map_err(BenchError::Failed),
         _ => Err(BenchError::Usage(
             "expected a benchmark: boot or clock".into(),
@@ -50,11 +52,17 @@ pub enum BenchError {
 }
 
 /// One captured run that must end with status 0.
-fn run_ok(kernel: &std::path::Path, accel: Accel, args: &[&str]) -> Result<qemu::Outcome, Failure> {
+fn run_ok(
+    kernel: &std::path::Path,
+    accel: Accel,
+    format: Format,
+    args: &[&str],
+) -> Result<qemu::Outcome, Failure> {
     let mut config = RunConfig::new(kernel);
     config.accel = accel;
+    config.format = format;
+    config.timeout = Some(Duration::from_secs(300));
     config.app_args = args.iter().map(|s| s.to_string()).collect();
-    config.timeout = Some(Duration::from_secs(60));
     let out = config.run_captured().map_err(|e| e.to_string())?;
     if out.meaning != Ending::Guest || out.status != 0 {
         return Err(format!(
@@ -86,63 +94,106 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn boot(runs: usize) -> Result<u8, Failure> {
+fn boot(runs: usize, slow: bool) -> Result<u8, Failure> {
     let hello = image::build("hello", Profile::Release).map_err(|e| e.to_string())?;
-    let size = std::fs::metadata(&hello.path)
-        .map_err(|e| e.to_string())?
-        .len();
     let floor_path = image::guest_target_dir().join("images").join("floor.elf");
     std::fs::write(&floor_path, crate::elf::floor_kernel()).map_err(|e| e.to_string())?;
-    let floor_size = crate::elf::floor_kernel().len();
-
-    println!("boot benchmark: {runs} runs each, medians");
     println!(
-        "image: hello.elf (stripped) {size} bytes ({:.1} KiB), {} symbols; floor kernel {floor_size} bytes",
-        size as f64 / 1024.0,
-        hello.symbols
+        "boot benchmark: medians; floor = the same QEMU command booting a kernel whose first instruction exits"
+    );
+    println!(
+        "hello.elf (stripped): {} symbols; floor kernel {} bytes",
+        hello.symbols,
+        crate::elf::floor_kernel().len()
     );
     let accels = accelerators();
     println!(
-        "{:<5} {:>16} {:>16} {:>16} {:>14} {:>8}",
-        "accel", "entry->main us", "hello wall ms", "floor wall ms", "hello-floor ms", "ratio"
+        "{:<5} {:<5} {:>5} {:>12} {:>15} {:>13} {:>13} {:>14}",
+        "image",
+        "accel",
+        "runs",
+        "image bytes",
+        "entry->main us",
+        "wall ms",
+        "floor ms",
+        "wall-floor ms"
     );
-    for &accel in &accels {
-        let mut wall = Vec::new();
-        let mut floor = Vec::new();
-        let mut to_main = Vec::new();
-        for _ in 0..runs {
-            // Interleave so that drift in machine load hits both sides alike.
-            let out = run_ok(&hello.path, accel, &[])?;
-            wall.push(out.wall);
-            let us: u64 = out
-                .console
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("boot took ")?
-                        .strip_suffix(" us")?
-                        .parse()
-                        .ok()
-                })
-                .ok_or_else(|| format!("no 'boot took N us' line in:\n{}", out.console))?;
-            to_main.push(Duration::from_micros(us));
-            floor.push(run_ok(&floor_path, accel, &[])?.wall);
+    for format in [Format::Pvh, Format::Bios, Format::Uefi] {
+        let (_, path) = image::build_format("hello", Profile::Release, format, "")
+            .map_err(|e| e.to_string())?;
+        let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+        for &accel in &accels {
+            let runs = match (format, accel) {
+                (Format::Pvh, _) => runs,
+                (Format::Uefi, Accel::Kvm) if qemu::kvm_is_pvm() => {
+                    println!(
+                        "{:<5} {:<5} skipped: OVMF fails under kvm_pvm (KVM emulation failure)",
+                        format.name(),
+                        accel.name()
+                    );
+                    continue;
+                }
+                (Format::Bios, Accel::Kvm) if qemu::kvm_is_pvm() && !slow => {
+                    println!(
+                        "{:<5} {:<5} skipped: kvm_pvm emulates real mode, over a minute per boot (--slow runs it once)",
+                        format.name(),
+                        accel.name()
+                    );
+                    continue;
+                }
+                (_, Accel::Kvm) if qemu::kvm_is_pvm() => 1,
+                _ => runs.min(5),
+            };
+            let mut wall = Vec::new();
+            let mut floor = Vec::new();
+            let mut to_main = Vec::new();
+            for _ in 0..runs {
+                // Interleave so that drift in machine load hits both sides alike.
+                let out = run_ok(&path, accel, format, &[])?;
+                wall.push(out.wall);
+                let us: u64 = out
+                    .console
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("boot took ")?
+                            .strip_suffix(" us")?
+                            .parse()
+                            .ok()
+                    })
+                    .ok_or_else(|| format!("no 'boot took N us' line in:\n{}", out.console))?;
+                to_main.push(Duration::from_micros(us));
+                if format == Format::Pvh {
+                    floor.push(run_ok(&floor_path, accel, Format::Pvh, &[])?.wall);
+                }
+            }
+            let (w, m) = (median(wall), median(to_main));
+            let (floor_ms, over) = if floor.is_empty() {
+                ("-".to_string(), "-".to_string())
+            } else {
+                let f = median(floor);
+                (
+                    format!("{:.1}", f.as_secs_f64() * 1e3),
+                    format!("{:.1}", (w.as_secs_f64() - f.as_secs_f64()) * 1e3),
+                )
+            };
+            println!(
+                "{:<5} {:<5} {:>5} {:>12} {:>15} {:>13.1} {:>13} {:>14}",
+                format.name(),
+                accel.name(),
+                runs,
+                size,
+                m.as_micros(),
+                w.as_secs_f64() * 1e3,
+                floor_ms,
+                over
+            );
         }
-        let (w, f, m) = (median(wall), median(floor), median(to_main));
-        println!(
-            "{:<5} {:>16} {:>16.1} {:>16.1} {:>14.1} {:>8.2}",
-            accel.name(),
-            m.as_micros(),
-            w.as_secs_f64() * 1e3,
-            f.as_secs_f64() * 1e3,
-            (w.as_secs_f64() - f.as_secs_f64()) * 1e3,
-            w.as_secs_f64() / f.as_secs_f64()
-        );
     }
     // What single operations cost under each accelerator: explains the rows above.
     let testkernel = image::build("testkernel", Profile::Release).map_err(|e| e.to_string())?;
     println!("per-operation cost (testkernel costs), ns:");
     for accel in accels {
-        let out = run_ok(&testkernel.path, accel, &["costs"])?;
+        let out = run_ok(&testkernel.path, accel, Format::Pvh, &["costs"])?;
         let costs: Vec<String> = out
             .console
             .lines()

@@ -161,6 +161,83 @@ impl<'a> Elf<'a> {
             .ok_or_else(|| ElfError("section or segment outside the file".into()))
     }
 
+    /// The section named `name`: (address, file offset, size).
+    pub fn section(&self, name: &str) -> Result<Option<(u64, u64, u64)>, ElfError> {
+        let shoff = u64le(self.data, 40)? as usize;
+        let shentsize = u16le(self.data, 58)? as usize;
+        let shnum = u16le(self.data, 60)? as usize;
+        let shstrndx = u16le(self.data, 62)? as usize;
+        if shoff == 0 || shnum == 0 {
+            return Ok(None);
+        }
+        let names_at = shoff + shstrndx * shentsize;
+        let names = self.slice(
+            u64le(self.data, names_at + 24)?,
+            u64le(self.data, names_at + 32)?,
+        )?;
+        for i in 0..shnum {
+            let at = shoff + i * shentsize;
+            let name_offset = u32le(self.data, at)? as usize;
+            let this = names.get(name_offset..).unwrap_or(&[]);
+            let end = this.iter().position(|&b| b == 0).unwrap_or(this.len());
+            if &this[..end] == name.as_bytes() {
+                return Ok(Some((
+                    u64le(self.data, at + 16)?,
+                    u64le(self.data, at + 24)?,
+                    u64le(self.data, at + 32)?,
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The stripped copy plus a section table naming only `sections` (which must lie in
+    /// loaded segments): for loaders that look sections up by name, like the `bootloader`
+    /// crate's `.bootloader-config`.
+    pub fn stripped_with_sections(&self, sections: &[&str]) -> Result<Vec<u8>, ElfError> {
+        let mut out = self.stripped()?;
+        let mut shstrtab = vec![0u8];
+        let mut headers = vec![[0u8; 64]];
+        for &name in sections {
+            let (addr, offset, size) = self
+                .section(name)?
+                .ok_or_else(|| ElfError(format!("no section {name}")))?;
+            if offset + size > out.len() as u64 {
+                return err(format!("section {name} is not in a loaded segment"));
+            }
+            let mut header = [0u8; 64];
+            header[0..4].copy_from_slice(&(shstrtab.len() as u32).to_le_bytes());
+            header[4..8].copy_from_slice(&1u32.to_le_bytes()); // SHT_PROGBITS
+            header[8..16].copy_from_slice(&2u64.to_le_bytes()); // SHF_ALLOC
+            header[16..24].copy_from_slice(&addr.to_le_bytes());
+            header[24..32].copy_from_slice(&offset.to_le_bytes());
+            header[32..40].copy_from_slice(&size.to_le_bytes());
+            header[48..56].copy_from_slice(&1u64.to_le_bytes()); // alignment
+            headers.push(header);
+            shstrtab.extend_from_slice(name.as_bytes());
+            shstrtab.push(0);
+        }
+        let mut strtab_header = [0u8; 64];
+        strtab_header[0..4].copy_from_slice(&(shstrtab.len() as u32).to_le_bytes());
+        shstrtab.extend_from_slice(b".shstrtab\0");
+        strtab_header[4..8].copy_from_slice(&3u32.to_le_bytes()); // SHT_STRTAB
+        strtab_header[24..32].copy_from_slice(&(out.len() as u64).to_le_bytes());
+        strtab_header[32..40].copy_from_slice(&(shstrtab.len() as u64).to_le_bytes());
+        strtab_header[48..56].copy_from_slice(&1u64.to_le_bytes());
+        headers.push(strtab_header);
+        out.extend_from_slice(&shstrtab);
+        out.resize(out.len().next_multiple_of(8), 0);
+        let shoff = out.len() as u64;
+        for header in &headers {
+            out.extend_from_slice(header);
+        }
+        out[40..48].copy_from_slice(&shoff.to_le_bytes());
+        out[58..60].copy_from_slice(&64u16.to_le_bytes());
+        out[60..62].copy_from_slice(&(headers.len() as u16).to_le_bytes());
+        out[62..64].copy_from_slice(&(headers.len() as u16 - 1).to_le_bytes());
+        Ok(out)
+    }
+
     /// A copy with only what a loader needs: headers and segment contents, no sections.
     pub fn stripped(&self) -> Result<Vec<u8>, ElfError> {
         let segments = self.segments()?;

@@ -9,7 +9,7 @@ use std::process::Command;
 
 pub const TARGET: &str = "x86_64-unknown-none";
 /// Where the kernel is linked (kernel/kernel.ld) and where PVH enters.
-const LINK_BASE: u64 = 0x10_0000;
+const LINK_BASE: u64 = 0x20_0000;
 
 /// Debug or release build of the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +127,120 @@ pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
         path,
         unstripped: linked,
         symbols: symbols.len(),
+    })
+}
+
+/// How an image boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The stripped ELF itself, booted by QEMU `-kernel` (PVH).
+    Pvh,
+    /// A disk image with the `bootloader` crate's BIOS stages (MBR).
+    Bios,
+    /// A disk image with the `bootloader` crate's UEFI application (GPT, FAT).
+    Uefi,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pvh" => Some(Self::Pvh),
+            "bios" => Some(Self::Bios),
+            "uefi" => Some(Self::Uefi),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pvh => "pvh",
+            Self::Bios => "bios",
+            Self::Uefi => "uefi",
+        }
+    }
+}
+
+/// Builds `app` in `format`; for disk images `cmdline` is built in (a run can override it
+/// through fw_cfg). Returns the image and the bootable file (the ELF itself for PVH).
+pub fn build_format(
+    app: &str,
+    profile: Profile,
+    format: Format,
+    cmdline: &str,
+) -> Result<(Image, PathBuf), ImageError> {
+    let image = build(app, profile)?;
+    let disk_format = match format {
+        Format::Pvh => return Ok((image.clone(), image.path)),
+        Format::Bios | Format::Uefi => format.name(),
+    };
+    let images = guest_target_dir().join("images");
+    // Images with a built-in command line get names of their own, so that building one
+    // never overwrites an image that a concurrent run (a test) is booting.
+    let stem = match cmdline {
+        "" => format!("{app}-{}-{disk_format}", profile.dir()),
+        line => format!(
+            "{app}-{}-{disk_format}-{:016x}",
+            profile.dir(),
+            fnv1a(line.as_bytes())
+        ),
+    };
+    // The loader looks `.bootloader-config` up by name, so that section stays listed; the
+    // symbol table and debug info go (an unstripped kernel makes the BIOS stages slow,
+    // rust-osdev/bootloader#403).
+    let unstripped =
+        std::fs::read(&image.unstripped).map_err(|e| io("read", &image.unstripped, e))?;
+    let kernel = Elf::parse(&unstripped)
+        .and_then(|elf| elf.stripped_with_sections(&[".bootloader-config"]))
+        .map_err(|e| ImageError::Invalid(format!("{app}: {e}")))?;
+    let kernel_path = images.join(format!("{stem}-kernel.elf"));
+    std::fs::write(&kernel_path, kernel).map_err(|e| io("write", &kernel_path, e))?;
+    let ramdisk_path = images.join(format!("{stem}-cmdline"));
+    std::fs::write(&ramdisk_path, kernel::bootinfo::cmdline_ramdisk(cmdline))
+        .map_err(|e| io("write", &ramdisk_path, e))?;
+    let out = images.join(format!("{stem}.img"));
+    let tool = disk_tool()?;
+    let status = Command::new(&tool)
+        .arg("--kernel")
+        .arg(&kernel_path)
+        .arg("--ramdisk")
+        .arg(&ramdisk_path)
+        .args(["--format", disk_format])
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .map_err(|e| ImageError::Cargo(format!("cannot run {}: {e}", tool.display())))?;
+    if !status.success() {
+        return Err(ImageError::Invalid(format!(
+            "{app}: diskimage failed ({status})"
+        )));
+    }
+    Ok((image, out))
+}
+
+/// Builds `boot/disk` (the `bootloader` crate's image writer) and returns its path. Its
+/// build needs RUSTC_BOOTSTRAP=1 and the rust-src and llvm-tools-preview components; the
+/// first build takes a few minutes.
+fn disk_tool() -> Result<PathBuf, ImageError> {
+    let root = workspace_root();
+    let target_dir = root.join("target").join("disk");
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root.join("boot").join("disk"))
+        .args(["build", "--quiet", "--release", "--target-dir"])
+        .arg(&target_dir)
+        .env("RUSTC_BOOTSTRAP", "1");
+    run_cargo(&mut cmd).map_err(|e| {
+        ImageError::Cargo(format!(
+            "{e}\n(building disk images needs `rustup component add rust-src llvm-tools-preview`; \
+             scripts/qemu-run.sh installs them)"
+        ))
+    })?;
+    Ok(target_dir.join("release").join("diskimage"))
+}
+
+/// FNV-1a, for file names.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
 }
 

@@ -1,12 +1,12 @@
 //! `boot`: build and run unikernel images.
 //!
 //! ```text
-//! boot image APP [--debug]                 build APP, print the image path
+//! boot image APP [--format pvh|bios|uefi] [--cmdline OPTS] [--debug] [--out PATH]
 //! boot run [OPTIONS] APP [-- ARGS...]      build APP, boot it, exit with its status
 //! boot bench boot [--runs N]               boot benchmark (scripts/bench.sh boot)
 //! ```
 
-use boot::image::{self, Profile};
+use boot::image::{self, Format, Profile};
 use boot::qemu::{self, Accel, RunConfig};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,11 +14,12 @@ use std::time::Duration;
 const USAGE: &str = "\
 usage: qemu-run.sh [OPTIONS] APP [-- APP-ARGS...]
 
-Builds APP (a crate under apps/ or tests/) into one image and boots it on QEMU microvm
-by PVH. Exits with the app's status; 124 timeout, 125 guest reset, 126 QEMU failed,
-2 bad usage.
+Builds APP (a crate under apps/ or tests/) into one image and boots it: by PVH on QEMU
+microvm, or as a BIOS or UEFI disk image on q35. Exits with the app's status; 124 timeout,
+125 guest reset, 126 QEMU failed, 2 bad usage.
 
 options:
+  --image pvh|bios|uefi  what to boot (default pvh); UEFI runs under TCG where KVM is kvm_pvm
   --accel kvm|tcg     accelerator (default: kvm where /dev/kvm works, else tcg)
   --mem MIB           guest memory in MiB (default 64)
   --timeout SECONDS   kill QEMU after this long (default 30; 0 = none)
@@ -62,18 +63,52 @@ pub enum Failure {
 
 fn cmd_image(args: &[String]) -> Result<u8, Failure> {
     let mut profile = Profile::Release;
+    let mut format = Format::Pvh;
+    let mut cmdline = String::new();
+    let mut out = None;
     let mut app = None;
-    for arg in args {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
+        };
         match arg.as_str() {
             "--debug" => profile = Profile::Debug,
+            "--format" => format = parse_format(&value("--format")?)?,
+            "--cmdline" => cmdline = value("--cmdline")?,
+            "--out" => out = Some(value("--out")?),
             a if a.starts_with('-') => return Err(Failure::Usage(format!("unknown option {a}"))),
             a => app = Some(a.to_string()),
         }
     }
     let app = app.ok_or_else(|| Failure::Usage("image: missing APP".into()))?;
-    let image = image::build(&app, profile).map_err(|e| Failure::Other(e.to_string()))?;
-    println!("{}", image.path.display());
+    if format == Format::Pvh && !cmdline.is_empty() {
+        return Err(Failure::Usage(
+            "--cmdline is built into disk images only; a PVH image takes it from -append".into(),
+        ));
+    }
+    let (_, path) = image::build_format(&app, profile, format, &cmdline)
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    let path = match out {
+        Some(out) => {
+            std::fs::copy(&path, &out)
+                .map_err(|e| Failure::Other(format!("cannot write {out}: {e}")))?;
+            out.into()
+        }
+        None => path,
+    };
+    println!("{}", path.display());
     Ok(0)
+}
+
+fn parse_format(value: &str) -> Result<Format, Failure> {
+    Format::parse(value).ok_or_else(|| {
+        Failure::Usage(format!(
+            "{value}: expected an image format: pvh, bios or uefi"
+        ))
+    })
 }
 
 fn cmd_run(args: &[String]) -> Result<u8, Failure> {
@@ -86,6 +121,7 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
     let mut cmdline = String::new();
     let mut app = None;
     let mut app_args = Vec::new();
+    let mut format = Format::Pvh;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -118,6 +154,7 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
                 })?);
             }
             "--cmdline" => cmdline = value("--cmdline")?,
+            "--image" => format = parse_format(&value("--image")?)?,
             "--debug" => profile = Profile::Debug,
             "--gdb" => gdb = true,
             "--verbose" => verbose = true,
@@ -136,11 +173,25 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
         }
     }
     let app = app.ok_or_else(|| Failure::Usage(format!("missing APP\n{USAGE}")))?;
-    let accel = accel.unwrap_or_else(Accel::best);
+    let explicit_accel = accel.is_some();
+    let mut accel = accel.unwrap_or_else(Accel::best);
     if accel == Accel::Kvm && !qemu::kvm_usable() {
         return Err(Failure::Other(
             "--accel kvm: /dev/kvm is not usable here; use --accel tcg".into(),
         ));
+    }
+    if accel == Accel::Kvm && format == Format::Uefi && qemu::kvm_is_pvm() {
+        // OVMF stops with "KVM internal error ... emulation failure" under kvm_pvm.
+        eprintln!("qemu-run: UEFI firmware cannot run under kvm_pvm here; using TCG");
+        accel = Accel::Tcg;
+    }
+    if accel == Accel::Kvm && format == Format::Bios && qemu::kvm_is_pvm() && !explicit_accel {
+        // kvm_pvm emulates real mode instruction by instruction: a BIOS boot takes minutes.
+        eprintln!(
+            "qemu-run: BIOS boots take over a minute under kvm_pvm here; using TCG \
+             (--accel kvm to insist)"
+        );
+        accel = Accel::Tcg;
     }
     if accel == Accel::Kvm && qemu::kvm_is_pvm() {
         eprintln!(
@@ -148,8 +199,10 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
              (~1000x slower than TCG for compute); --accel tcg is faster on this host"
         );
     }
-    let image = image::build(&app, profile).map_err(|e| Failure::Other(e.to_string()))?;
-    let mut config = RunConfig::new(&image.path);
+    let (image, path) = image::build_format(&app, profile, format, "")
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    let mut config = RunConfig::new(&path);
+    config.format = format;
     config.accel = accel;
     config.mem_mib = mem;
     config.kernel_options = cmdline;

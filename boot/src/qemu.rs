@@ -2,6 +2,7 @@
 //! what QEMU's exit status means. `scripts/qemu-run.sh`, the tests and the benchmarks all
 //! come through here.
 
+use crate::image::Format;
 use kernel::exit_status::{self, QemuOutcome};
 use std::fmt;
 use std::io::Read;
@@ -68,6 +69,8 @@ pub struct RunConfig {
     pub timeout: Option<Duration>,
     /// Start QEMU's gdb stub on tcp::1234 and wait for the debugger.
     pub gdb: bool,
+    /// What `kernel` is: a PVH ELF (microvm) or a BIOS/UEFI disk image (q35).
+    pub format: Format,
 }
 
 impl RunConfig {
@@ -80,6 +83,7 @@ impl RunConfig {
             app_args: Vec::new(),
             timeout: Some(Duration::from_secs(30)),
             gdb: false,
+            format: Format::Pvh,
         }
     }
 
@@ -99,17 +103,24 @@ impl RunConfig {
         line
     }
 
-    /// The QEMU command (without the timeout wrapper).
+    /// The QEMU command. PVH boots on microvm with no firmware; disk images boot on q35
+    /// with SeaBIOS or OVMF and get the command line through fw_cfg.
     pub fn qemu_command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-M", "microvm,x-option-roms=off,rtc=off,acpi=off"])
-            .args([
-                "-nodefaults",
-                "-no-user-config",
-                "-no-reboot",
-                "-display",
-                "none",
-            ])
+        match self.format {
+            Format::Pvh => {
+                cmd.args([
+                    "-M",
+                    "microvm,x-option-roms=off,rtc=off,acpi=off",
+                    "-nodefaults",
+                ]);
+            }
+            // The BIOS stages set a VESA mode, so q35 keeps its default VGA (not shown).
+            Format::Bios | Format::Uefi => {
+                cmd.args(["-M", "q35"]);
+            }
+        }
+        cmd.args(["-no-user-config", "-no-reboot", "-display", "none"])
             .args(["-serial", "stdio"])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
             .args(["-m", &self.mem_mib.to_string()]);
@@ -118,10 +129,31 @@ impl RunConfig {
             Accel::Kvm => cmd.args(["-accel", "kvm", "-cpu", "host,-arch-capabilities"]),
             Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
         };
-        cmd.arg("-kernel").arg(&self.kernel);
         let line = self.cmdline();
-        if !line.is_empty() {
-            cmd.args(["-append", &line]);
+        match self.format {
+            Format::Pvh => {
+                cmd.arg("-kernel").arg(&self.kernel);
+                if !line.is_empty() {
+                    cmd.args(["-append", &line]);
+                }
+            }
+            Format::Bios | Format::Uefi => {
+                if self.format == Format::Uefi {
+                    cmd.args(["-bios", OVMF]);
+                }
+                // snapshot=on: the image is opened read-only (runs can share it, and a
+                // run never changes it); guest writes go to a throwaway overlay.
+                let mut drive = std::ffi::OsString::from("format=raw,snapshot=on,file=");
+                drive.push(escape_option(&self.kernel.to_string_lossy()));
+                cmd.arg("-drive").arg(drive);
+                if !line.is_empty() {
+                    let name = kernel::bootinfo::FW_CFG_CMDLINE;
+                    cmd.args([
+                        "-fw_cfg",
+                        &format!("name={name},string={}", escape_option(&line)),
+                    ]);
+                }
+            }
         }
         if self.gdb {
             cmd.args(["-s", "-S"]);
@@ -226,6 +258,14 @@ fn wait_with_timeout(
         }
         std::thread::sleep(Duration::from_micros(250));
     }
+}
+
+/// OVMF firmware from Debian's `ovmf` package.
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+
+/// Escapes a value inside a QEMU `-opt key=value,...` list (commas are doubled).
+fn escape_option(value: &str) -> String {
+    value.replace(',', ",,")
 }
 
 /// Quotes a word for the kernel command line if it needs it.
@@ -400,6 +440,27 @@ mod tests {
         let line = config.cmdline();
         let parsed = kernel::cmdline::CommandLine::parse(&line, |_| {}).unwrap();
         assert_eq!(parsed.app_args(), args);
+    }
+
+    #[test]
+    fn disk_images_get_their_command_line_through_fw_cfg() {
+        let mut config = RunConfig::new("a,b.img");
+        config.format = Format::Bios;
+        config.kernel_options = "log=info,kernel=debug".into();
+        config.app_args = vec!["x".into()];
+        let words = shell_words(&config.command());
+        assert!(words.contains("-M q35"), "{words}");
+        assert!(
+            words.contains("-drive format=raw,snapshot=on,file=a,,b.img"),
+            "{words}"
+        );
+        assert!(
+            words.contains("name=opt/unikernel/cmdline,string=log=info,,kernel=debug -- x"),
+            "{words}"
+        );
+        assert!(!words.contains("-kernel"), "{words}");
+        config.format = Format::Uefi;
+        assert!(shell_words(&config.command()).contains(OVMF));
     }
 
     #[test]

@@ -4,12 +4,31 @@
 //! structures into a [`BootInfo`] and hands it to the common start code. Nothing here
 //! allocates: a `BootInfo` is built before the heap exists.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 /// Most memory-map entries kept; firmware maps here have a handful.
 pub const MAX_REGIONS: usize = 64;
 /// Longest kernel command line kept, in bytes.
 pub const MAX_CMDLINE: usize = 2048;
+
+/// First bytes of the ramdisk that carries a disk image's built-in command line (written by
+/// `boot`); the command line follows.
+pub const CMDLINE_RAMDISK_MAGIC: &[u8] = b"UNIKERNEL-CMDLINE\n";
+
+/// QEMU fw_cfg file that overrides a disk image's built-in command line at run time
+/// (`-fw_cfg name=opt/unikernel/cmdline,string=...`).
+pub const FW_CFG_CMDLINE: &str = "opt/unikernel/cmdline";
+
+/// The command line inside a ramdisk written by `boot`, or `None` if it is not one.
+pub fn cmdline_from_ramdisk(ramdisk: &[u8]) -> Option<&[u8]> {
+    ramdisk.strip_prefix(CMDLINE_RAMDISK_MAGIC)
+}
+
+/// The ramdisk `boot` packs into a disk image to carry `cmdline`.
+pub fn cmdline_ramdisk(cmdline: &str) -> Vec<u8> {
+    [CMDLINE_RAMDISK_MAGIC, cmdline.as_bytes()].concat()
+}
 
 /// What a physical memory region holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +70,15 @@ pub struct BootInfo {
     cmdline_len: usize,
     /// True if the command line was cut to [`MAX_CMDLINE`] bytes.
     pub cmdline_truncated: bool,
-    /// Physical range the kernel image occupies.
+    /// Physical range the kernel image occupies (reserved from the frame allocator).
     pub kernel_phys: (u64, u64),
+    /// True if the kernel image runs at virtual = physical addresses (PVH). Otherwise the
+    /// loader mapped it elsewhere and the live page tables say where each page is.
+    pub kernel_identity: bool,
+    /// Where the boot protocol's page tables map all physical memory (`virt = phys +
+    /// offset`): 0 for PVH (first GiB identity-mapped), the configured offset for
+    /// `bootloader_api`. The kernel keeps its own direct map at the same offset.
+    pub phys_offset: u64,
     /// Physical address of the ACPI RSDP, if the boot protocol gave one.
     pub rsdp: Option<u64>,
     /// Time-stamp counter at the first instruction of the kernel.
@@ -74,6 +100,8 @@ impl BootInfo {
             cmdline_len: 0,
             cmdline_truncated: false,
             kernel_phys: (0, 0),
+            kernel_identity: true,
+            phys_offset: 0,
             rsdp: None,
             entry_tsc: 0,
         }
@@ -145,6 +173,17 @@ mod tests {
         info.set_cmdline(&long);
         assert!(info.cmdline_truncated);
         assert_eq!(info.cmdline().unwrap().len(), MAX_CMDLINE);
+    }
+
+    #[test]
+    fn cmdline_ramdisk_round_trip() {
+        let disk = cmdline_ramdisk("log=info -- a \"b c\"");
+        assert_eq!(
+            cmdline_from_ramdisk(&disk),
+            Some(&b"log=info -- a \"b c\""[..])
+        );
+        assert_eq!(cmdline_from_ramdisk(b"something else"), None);
+        assert_eq!(cmdline_from_ramdisk(&cmdline_ramdisk("")), Some(&b""[..]));
     }
 
     #[test]

@@ -24,6 +24,7 @@ fn command_line_error(args: core::fmt::Arguments<'_>) -> ! {
 /// Common start for every boot path. `boot_error` is a problem the entry code found.
 pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> ! {
     time::init(info.entry_tsc);
+    mm::set_boot_offset(info.phys_offset);
     arch::init_traps();
     time::mark(Phase::Traps);
     if let Some(error) = boot_error {

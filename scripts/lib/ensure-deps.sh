@@ -16,12 +16,14 @@ ensure_rust() {
         echo "setup: adding target $TARGET" >&2
         rustup target add --toolchain "$TOOLCHAIN" "$TARGET" >&2
     fi
+    # Disk images: the bootloader crate builds its stages with -Zbuild-std.
+    ensure_components rust-src llvm-tools
 }
 
-ensure_lint_tools() {
+ensure_components() {
     local installed
     installed=$(rustup component list --installed --toolchain "$TOOLCHAIN")
-    for component in rustfmt clippy; do
+    for component in "$@"; do
         if ! grep -q "^$component" <<<"$installed"; then
             echo "setup: adding component $component" >&2
             rustup component add --toolchain "$TOOLCHAIN" "$component" >&2
@@ -29,14 +31,19 @@ ensure_lint_tools() {
     done
 }
 
+ensure_lint_tools() {
+    ensure_components rustfmt clippy
+}
+
+# QEMU, and OVMF for UEFI disk images.
 ensure_qemu() {
-    command -v qemu-system-x86_64 >/dev/null && return 0
+    command -v qemu-system-x86_64 >/dev/null && [ -f /usr/share/ovmf/OVMF.fd ] && return 0
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing qemu-system-x86 (apt-get)" >&2
+        echo "setup: installing qemu-system-x86 and ovmf (apt-get)" >&2
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 ovmf >&2
     else
-        die "qemu-system-x86_64 not found: run 'sudo apt-get install -y qemu-system-x86'"
+        die "QEMU or OVMF missing: run 'sudo apt-get install -y qemu-system-x86 ovmf'"
     fi
 }
 

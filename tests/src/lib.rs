@@ -1,7 +1,7 @@
 //! Helpers for the QEMU integration tests: build each guest image once per test binary,
 //! boot it through the shared runner (`boot::qemu`), and hand back console and status.
 
-use boot::image::{self, Image, Profile};
+use boot::image::{self, Format, Profile};
 use boot::qemu::{Accel, Outcome, RunConfig};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -10,17 +10,24 @@ use std::time::Duration;
 /// Per-run wall-clock limit: generous, since TCG on a loaded 2-core machine is slow.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The release image of `app`, built on first use.
-pub fn image(app: &str) -> Image {
-    static IMAGES: OnceLock<Mutex<HashMap<String, Image>>> = OnceLock::new();
+/// The image formats every behaviour test runs in: the PVH ELF and the BIOS disk image.
+/// (UEFI boots take seconds under TCG; `tests/tests/disk.rs` covers it with `hello`.)
+pub const FORMATS: [Format; 2] = [Format::Pvh, Format::Bios];
+
+/// The bootable file for `app` in `format` (release build), built on first use.
+pub fn image(app: &str, format: Format) -> std::path::PathBuf {
+    static IMAGES: OnceLock<Mutex<HashMap<(String, &'static str), std::path::PathBuf>>> =
+        OnceLock::new();
     let mut images = IMAGES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     images
-        .entry(app.to_string())
+        .entry((app.to_string(), format.name()))
         .or_insert_with(|| {
-            image::build(app, Profile::Release).unwrap_or_else(|e| panic!("building {app}: {e}"))
+            image::build_format(app, Profile::Release, format, "")
+                .unwrap_or_else(|e| panic!("building {app} ({}): {e}", format.name()))
+                .1
         })
         .clone()
 }
@@ -31,10 +38,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// A PVH run.
     pub fn new(app: &str) -> Self {
-        let mut config = RunConfig::new(image(app).path);
+        Self::with_format(app, Format::Pvh)
+    }
+
+    pub fn with_format(app: &str, format: Format) -> Self {
+        let mut config = RunConfig::new(image(app, format));
         config.accel = Accel::Tcg;
         config.timeout = Some(TIMEOUT);
+        config.format = format;
         Self { config }
     }
 
@@ -79,6 +92,18 @@ pub fn assert_status(outcome: &Outcome, status: u8) {
         "expected status {status}, got {} ({:?}); console:\n{}",
         outcome.status, outcome.meaning, outcome.console
     );
+}
+
+/// Runs `check` once per format in [`FORMATS`], naming the format if it panics.
+#[track_caller]
+pub fn in_every_format(check: impl Fn(Format)) {
+    for format in FORMATS {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(format)));
+        if let Err(panic) = result {
+            eprintln!("(the failure above is from the {} image)", format.name());
+            std::panic::resume_unwind(panic);
+        }
+    }
 }
 
 /// Asserts the console contains `needle`.

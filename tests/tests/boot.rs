@@ -1,18 +1,21 @@
-//! Booting, arguments and exit statuses: the PVH path end to end under TCG.
+//! Booting, arguments and exit statuses end to end under TCG: behaviour tests run from the
+//! PVH ELF and from the BIOS disk image (`in_every_format`).
 
 use boot::qemu::Ending;
-use tests::{Run, assert_console, assert_status};
+use tests::{Run, assert_console, assert_status, in_every_format};
 
 #[test]
 fn hello_greets_prints_args_and_exits_zero() {
-    let out = Run::new("hello")
-        .args(&["one", "two words", "say \"hi\""])
-        .go();
-    assert_status(&out, 0);
-    assert_eq!(out.meaning, Ending::Guest);
-    assert_console(&out, "Hello");
-    assert_console(&out, r#"args: ["one", "two words", "say \"hi\""]"#);
-    assert_console(&out, "boot took ");
+    in_every_format(|format| {
+        let out = Run::with_format("hello", format)
+            .args(&["one", "two words", "say \"hi\""])
+            .go();
+        assert_status(&out, 0);
+        assert_eq!(out.meaning, Ending::Guest);
+        assert_console(&out, "Hello");
+        assert_console(&out, r#"args: ["one", "two words", "say \"hi\""]"#);
+        assert_console(&out, "boot took ");
+    });
 }
 
 #[test]
@@ -24,36 +27,48 @@ fn hello_runs_in_8_mib() {
 
 #[test]
 fn args_start_with_the_app_name() {
-    let out = Run::new("testkernel").args(&["args", "x", ""]).go();
-    assert_status(&out, 0);
-    assert_console(
-        &out,
-        "arg[0] = \"testkernel\"\narg[1] = \"args\"\narg[2] = \"x\"\narg[3] = \"\"\n",
-    );
+    in_every_format(|format| {
+        let out = Run::with_format("testkernel", format)
+            .args(&["args", "x", ""])
+            .go();
+        assert_status(&out, 0);
+        assert_console(
+            &out,
+            "arg[0] = \"testkernel\"\narg[1] = \"args\"\narg[2] = \"x\"\narg[3] = \"\"\n",
+        );
+    });
 }
 
 #[test]
 fn exit_status_is_passed_through() {
-    for status in [0u8, 3, 7, 42, 123] {
-        let out = Run::new("testkernel")
-            .args(&["exit", &status.to_string()])
-            .go();
-        assert_status(&out, status);
-    }
+    in_every_format(|format| {
+        for status in [0u8, 3, 7, 42, 123] {
+            let out = Run::with_format("testkernel", format)
+                .args(&["exit", &status.to_string()])
+                .go();
+            assert_status(&out, status);
+        }
+    });
 }
 
 #[test]
 fn exit_status_out_of_range_is_reported_and_becomes_1() {
-    let out = Run::new("testkernel").args(&["exit", "200"]).go();
-    assert_status(&out, 1);
-    assert_console(&out, "exit: status 200 is outside 0..=123; exiting with 1");
+    in_every_format(|format| {
+        let out = Run::with_format("testkernel", format)
+            .args(&["exit", "200"])
+            .go();
+        assert_status(&out, 1);
+        assert_console(&out, "exit: status 200 is outside 0..=123; exiting with 1");
+    });
 }
 
 #[test]
 fn main_returning_err_prints_it_and_exits_1() {
-    let out = Run::new("testkernel").args(&["err"]).go();
-    assert_status(&out, 1);
-    assert_console(&out, "Error: \"deliberate failure\"");
+    in_every_format(|format| {
+        let out = Run::with_format("testkernel", format).args(&["err"]).go();
+        assert_status(&out, 1);
+        assert_console(&out, "Error: \"deliberate failure\"");
+    });
 }
 
 #[test]
@@ -65,25 +80,29 @@ fn unknown_scenario_is_an_app_error_not_a_hang() {
 
 #[test]
 fn malformed_kernel_option_exits_2() {
-    let out = Run::new("hello").options("heap=abc").go();
-    assert_status(&out, 2);
-    assert_console(
-        &out,
-        "error: kernel command line: heap=abc: invalid value 'abc'",
-    );
-    assert!(
-        !out.console.contains("Hello"),
-        "the app must not run:\n{}",
-        out.console
-    );
+    in_every_format(|format| {
+        let out = Run::with_format("hello", format).options("heap=abc").go();
+        assert_status(&out, 2);
+        assert_console(
+            &out,
+            "error: kernel command line: heap=abc: invalid value 'abc'",
+        );
+        assert!(
+            !out.console.contains("Hello"),
+            "the app must not run:\n{}",
+            out.console
+        );
 
-    let out = Run::new("hello").options("log=loud").go();
-    assert_status(&out, 2);
-    assert_console(&out, "unknown log level 'loud'");
+        let out = Run::with_format("hello", format).options("log=loud").go();
+        assert_status(&out, 2);
+        assert_console(&out, "unknown log level 'loud'");
 
-    let out = Run::new("hello").options("log=\"debug").go();
-    assert_status(&out, 2);
-    assert_console(&out, "unterminated");
+        let out = Run::with_format("hello", format)
+            .options("log=\"debug")
+            .go();
+        assert_status(&out, 2);
+        assert_console(&out, "unterminated");
+    });
 }
 
 #[test]
@@ -102,13 +121,17 @@ fn heap_or_stack_sizes_that_cannot_work_exit_2() {
 
 #[test]
 fn unknown_kernel_option_warns_and_runs() {
-    let out = Run::new("hello").options("frobnicate=1").go();
-    assert_status(&out, 0);
-    assert_console(
-        &out,
-        "warning: unknown kernel option 'frobnicate=1' ignored",
-    );
-    assert_console(&out, "Hello");
+    in_every_format(|format| {
+        let out = Run::with_format("hello", format)
+            .options("frobnicate=1")
+            .go();
+        assert_status(&out, 0);
+        assert_console(
+            &out,
+            "warning: unknown kernel option 'frobnicate=1' ignored",
+        );
+        assert_console(&out, "Hello");
+    });
 }
 
 #[test]

@@ -1,24 +1,30 @@
 //! Failure paths: each prints one clear line and ends with status 101.
 
-use tests::{Run, assert_console, assert_status};
+use tests::{Run, assert_console, assert_status, in_every_format};
 
 #[test]
 fn panic_prints_message_and_location() {
-    let out = Run::new("testkernel").args(&["panic"]).go();
-    assert_status(&out, 101);
-    assert_console(&out, "panic in task 'main' at tests/kernel/src/main.rs:");
-    assert_console(&out, "deliberate panic with value 42");
+    in_every_format(|format| {
+        let out = Run::with_format("testkernel", format).args(&["panic"]).go();
+        assert_status(&out, 101);
+        assert_console(&out, "panic in task 'main' at tests/kernel/src/main.rs:");
+        assert_console(&out, "deliberate panic with value 42");
+    });
 }
 
 #[test]
 fn page_fault_names_address_and_function() {
-    let out = Run::new("testkernel").args(&["page-fault"]).go();
-    assert_status(&out, 101);
-    assert_console(
-        &out,
-        "fatal: page fault accessing 0x400000000000 (read, page not mapped)",
-    );
-    assert_console(&out, "in testkernel::read_unmapped_memory+0x");
+    in_every_format(|format| {
+        let out = Run::with_format("testkernel", format)
+            .args(&["page-fault"])
+            .go();
+        assert_status(&out, 101);
+        assert_console(
+            &out,
+            "fatal: page fault accessing 0x400000000000 (read, page not mapped)",
+        );
+        assert_console(&out, "in testkernel::read_unmapped_memory+0x");
+    });
 }
 
 #[test]
@@ -33,13 +39,17 @@ fn null_dereference_is_a_page_fault() {
 
 #[test]
 fn stack_overflow_names_the_guard_page() {
-    let out = Run::new("testkernel").args(&["stack-overflow"]).go();
-    assert_status(&out, 101);
-    assert_console(
-        &out,
-        "fatal: stack overflow: stack 'main' hit its guard page",
-    );
-    assert_console(&out, "in testkernel::recurse+0x");
+    in_every_format(|format| {
+        let out = Run::with_format("testkernel", format)
+            .args(&["stack-overflow"])
+            .go();
+        assert_status(&out, 101);
+        assert_console(
+            &out,
+            "fatal: stack overflow: stack 'main' hit its guard page",
+        );
+        assert_console(&out, "in testkernel::recurse+0x");
+    });
 }
 
 #[test]
@@ -54,31 +64,41 @@ fn stack_overflow_with_a_small_stack() {
 
 #[test]
 fn out_of_memory_names_the_request() {
-    let out = Run::new("testkernel").args(&["oom"]).go();
-    assert_status(&out, 101);
-    assert_console(
-        &out,
-        "out of memory: cannot allocate 268435456 bytes (align 1)",
-    );
-    assert_console(&out, "memory allocation of 268435456 bytes failed");
+    in_every_format(|format| {
+        let out = Run::with_format("testkernel", format).args(&["oom"]).go();
+        assert_status(&out, 101);
+        assert_console(
+            &out,
+            "out of memory: cannot allocate 268435456 bytes (align 1)",
+        );
+        assert_console(&out, "memory allocation of 268435456 bytes failed");
+    });
 }
 
 #[test]
 fn writing_code_or_rodata_is_a_protection_fault() {
-    for scenario in ["write-text", "write-rodata"] {
-        let out = Run::new("testkernel").args(&[scenario]).go();
-        assert_status(&out, 101);
-        assert_console(&out, "(write, protection violation)");
-    }
+    in_every_format(|format| {
+        for scenario in ["write-text", "write-rodata"] {
+            let out = Run::with_format("testkernel", format)
+                .args(&[scenario])
+                .go();
+            assert_status(&out, 101);
+            assert_console(&out, "(write, protection violation)");
+        }
+    });
 }
 
 #[test]
 fn executing_heap_or_stack_is_a_protection_fault() {
-    for scenario in ["exec-heap", "exec-stack"] {
-        let out = Run::new("testkernel").args(&[scenario]).go();
-        assert_status(&out, 101);
-        assert_console(&out, "(instruction fetch, protection violation)");
-    }
+    in_every_format(|format| {
+        for scenario in ["exec-heap", "exec-stack"] {
+            let out = Run::with_format("testkernel", format)
+                .args(&[scenario])
+                .go();
+            assert_status(&out, 101);
+            assert_console(&out, "(instruction fetch, protection violation)");
+        }
+    });
 }
 
 #[test]

@@ -24,9 +24,28 @@ pub(crate) const MIN_STACK: u64 = 16 * 1024;
 struct KernelSpace {
     frames: FrameAllocator,
     tables: PageTables,
+    /// Direct map: RAM at `phys + offset`.
+    offset: u64,
 }
 
 static SPACE: Mutex<Option<KernelSpace>> = Mutex::new(None);
+/// Where RAM is mapped (`virt = phys + offset`) in the live tables.
+static DIRECT_MAP_OFFSET: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Records the boot protocol's direct-map offset, for [`virt_to_phys`] before `init`.
+pub(crate) fn set_boot_offset(offset: u64) {
+    DIRECT_MAP_OFFSET.store(offset, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The physical address behind `virt` in the live page tables. Takes no lock.
+pub(crate) fn virt_to_phys(virt: u64) -> Option<u64> {
+    let offset = DIRECT_MAP_OFFSET.load(core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: the live tables map physical memory at `offset` (boot protocol's, then ours);
+    // they are only read.
+    let live = unsafe { PageTables::from_root(crate::arch::page_table_root(), offset) };
+    live.translate(virt).map(|t| t.phys)
+}
+
 /// Set once the kernel's tables are installed (changes then need TLB flushes).
 static LIVE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
@@ -111,6 +130,62 @@ unsafe extern "C" {
     static __kernel_end: u8;
 }
 
+/// The kernel image's sections and the rights each gets.
+fn kernel_sections() -> [(u64, u64, Access); 4] {
+    let (start, text_end, rodata_end, data_end, end) = (
+        core::ptr::addr_of!(__kernel_start) as u64,
+        core::ptr::addr_of!(__text_end) as u64,
+        core::ptr::addr_of!(__rodata_end) as u64,
+        core::ptr::addr_of!(__data_end) as u64,
+        core::ptr::addr_of!(__kernel_end) as u64,
+    );
+    [
+        (start, text_end, Access::TEXT),
+        (text_end, rodata_end, Access::READ_ONLY),
+        (rodata_end, data_end, Access::DATA),
+        (data_end, end, Access::READ_ONLY),
+    ]
+}
+
+/// Maps the kernel image at its link address. PVH loads it at physical = virtual; a
+/// loader that put it elsewhere (bootloader_api, `.bss` on separate frames) is asked
+/// through its live page tables, page by page, coalescing contiguous runs.
+fn map_kernel_image(
+    info: &BootInfo,
+    tables: &mut PageTables,
+    frames: &mut FrameAllocator,
+) -> Result<(), MemError> {
+    // SAFETY: the live tables are the boot protocol's, which map physical memory at
+    // `phys_offset`; they are only read.
+    let live = unsafe { PageTables::from_root(crate::arch::page_table_root(), info.phys_offset) };
+    for (start, end, access) in kernel_sections() {
+        let mut virt = start;
+        while virt < end {
+            let phys = if info.kernel_identity {
+                virt
+            } else {
+                live.translate(virt)
+                    .ok_or(MemError::Map(MapError::NotMapped(virt)))?
+                    .phys
+            };
+            let mut len = PAGE_SIZE;
+            while !info.kernel_identity
+                && virt + len < end
+                && live.translate(virt + len).map(|t| t.phys) == Some(phys + len)
+            {
+                len += PAGE_SIZE;
+            }
+            if info.kernel_identity {
+                len = end - virt;
+            }
+            // SAFETY: maps the kernel image onto the frames it already occupies.
+            unsafe { tables.map(frames, virt, phys, len, access)? };
+            virt += len;
+        }
+    }
+    Ok(())
+}
+
 /// Builds the kernel's page tables, switches to them, and sets up the main stack and heap.
 pub(crate) fn init(
     info: &BootInfo,
@@ -128,52 +203,24 @@ pub(crate) fn init(
     frames.reserve(info.kernel_phys.0, info.kernel_phys.1)?;
     let direct_map = frames.clone();
 
-    let (start, text_end, rodata_end, data_end, end) = (
-        core::ptr::addr_of!(__kernel_start) as u64,
-        core::ptr::addr_of!(__text_end) as u64,
-        core::ptr::addr_of!(__rodata_end) as u64,
-        core::ptr::addr_of!(__data_end) as u64,
-        core::ptr::addr_of!(__kernel_end) as u64,
-    );
+    let offset = info.phys_offset;
     // SAFETY: table frames come from `frames`, which holds only usable RAM outside the
-    // kernel image; the boot tables identity-map the low 1 GiB the allocator hands out
-    // first, and `phys_offset` 0 matches that identity map. The tables are not live yet.
-    let mut tables = unsafe { PageTables::new(&mut frames, 0)? };
-    // SAFETY: as above; each range maps memory to itself (identity), so nothing aliases.
-    unsafe {
-        tables.map(&mut frames, start, start, text_end - start, Access::TEXT)?;
-        tables.map(
-            &mut frames,
-            text_end,
-            text_end,
-            rodata_end - text_end,
-            Access::READ_ONLY,
-        )?;
-        tables.map(
-            &mut frames,
-            rodata_end,
-            rodata_end,
-            data_end - rodata_end,
-            Access::DATA,
-        )?;
-        if end > data_end {
+    // kernel image; the boot protocol's tables map all of it at `offset` (PVH: the low
+    // GiB, which the allocator hands out first, identity-mapped). Not live yet.
+    let mut tables = unsafe { PageTables::new(&mut frames, offset)? };
+    map_kernel_image(info, &mut tables, &mut frames)?;
+    for (range_start, range_len) in direct_map.free_ranges() {
+        // SAFETY: as above; the direct map aliases RAM only at `offset`, where the kernel
+        // reaches it solely through the frame allocator's owners (heap, stacks, tables).
+        unsafe {
             tables.map(
                 &mut frames,
-                data_end,
-                data_end,
-                end - data_end,
-                Access::READ_ONLY,
-            )?;
-        }
-        for (range_start, range_len) in direct_map.free_ranges() {
-            tables.map(
-                &mut frames,
-                range_start,
+                range_start + offset,
                 range_start,
                 range_len,
                 Access::DATA,
-            )?;
-        }
+            )?
+        };
     }
     // Guard pages of the static stacks (boot stack and trap stacks) in .bss.
     let boot_guard = crate::arch::boot_stack_guard();
@@ -188,7 +235,11 @@ pub(crate) fn init(
             top,
         });
     }
-    let mut space = KernelSpace { frames, tables };
+    let mut space = KernelSpace {
+        frames,
+        tables,
+        offset,
+    };
     // Before the switch: the guard page can then not be in any TLB, so no flush is needed.
     let main_stack_top = space
         .allocate_stack("main", main_stack)
@@ -205,10 +256,13 @@ pub(crate) fn init(
     // SAFETY: the new tables map the kernel image, its stacks (but their guard pages) and
     // all usable RAM at the same addresses as the boot tables do.
     unsafe { crate::arch::load_page_tables(space.tables.root()) };
+    DIRECT_MAP_OFFSET.store(offset, core::sync::atomic::Ordering::Relaxed);
     LIVE.store(true, core::sync::atomic::Ordering::Relaxed);
     log::debug!(
-        "page tables live: root {:#x}, kernel {start:#x}..{end:#x}",
-        space.tables.root()
+        "page tables live: root {:#x}, kernel {:#x}..{:#x}, RAM at +{offset:#x}",
+        space.tables.root(),
+        kernel_sections()[0].0,
+        kernel_sections()[3].1,
     );
 
     let (heap_start, largest) = space.frames.largest().unwrap_or((0, 0));
@@ -230,12 +284,12 @@ pub(crate) fn init(
     }
     space.frames.reserve(heap_start, heap_start + heap_size)?;
     // SAFETY: the block was just taken from the frame allocator, so nothing else owns it,
-    // and the direct map maps it read-write.
-    unsafe { super::heap::init(heap_start, heap_size as usize) };
+    // and the direct map maps it read-write at `offset`.
+    unsafe { super::heap::init(heap_start + offset, heap_size as usize) };
 
     let layout = MemoryLayout {
         usable: info.usable_bytes(),
-        heap_start,
+        heap_start: heap_start + offset,
         heap_size,
         main_stack_top,
         free_after: space.frames.free_bytes(),
@@ -255,6 +309,7 @@ impl KernelSpace {
                 what: "a stack",
                 bytes: pages.saturating_mul(PAGE_SIZE),
             })?;
+        let base = base + self.offset;
         // SAFETY: the guard page was just allocated and is used by nothing.
         unsafe { self.tables.unmap_page(&mut self.frames, base)? };
         if LIVE.load(core::sync::atomic::Ordering::Relaxed) {
@@ -276,10 +331,15 @@ pub(crate) fn map_device(phys: u64, len: u64) -> Result<u64, MemError> {
     let space = guard.as_mut().ok_or(MemError::NotReady)?;
     let start = phys & !(PAGE_SIZE - 1);
     let len = (phys - start + len).next_multiple_of(PAGE_SIZE);
-    let KernelSpace { frames, tables } = space;
-    if tables.translate(start).is_none() {
+    let KernelSpace {
+        frames,
+        tables,
+        offset,
+    } = space;
+    let virt = start + *offset;
+    if tables.translate(virt).is_none() {
         // SAFETY: device MMIO is outside RAM, so the mapping aliases no Rust-owned memory.
-        unsafe { tables.map(frames, start, start, len, Access::DEVICE)? };
+        unsafe { tables.map(frames, virt, start, len, Access::DEVICE)? };
     }
-    Ok(phys)
+    Ok(phys + *offset)
 }

@@ -18,4 +18,6 @@ pub use heap::stats as heap_stats;
 #[cfg(target_os = "none")]
 pub(crate) use heap::take_failure as take_alloc_failure;
 #[cfg(target_os = "none")]
-pub(crate) use kernel_space::{MIN_HEAP, MIN_STACK, MemError, init, map_device};
+pub(crate) use kernel_space::{
+    MIN_HEAP, MIN_STACK, MemError, init, map_device, set_boot_offset, virt_to_phys,
+};

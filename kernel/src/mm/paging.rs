@@ -134,6 +134,18 @@ impl PageTables {
         Ok(tables)
     }
 
+    /// A view of an existing hierarchy, e.g. the live one, for [`PageTables::translate`].
+    ///
+    /// # Safety
+    /// `root` must be a PML4 whose tables are all readable at `phys + phys_offset`, and
+    /// nothing may write them while the result is used to read them.
+    pub unsafe fn from_root(root: u64, phys_offset: u64) -> Self {
+        Self {
+            root: root & ADDRESS_MASK,
+            phys_offset,
+        }
+    }
+
     /// Physical address of the PML4, for CR3.
     pub fn root(&self) -> u64 {
         self.root

@@ -1,8 +1,8 @@
 //! Local APIC: the one-shot timer that wakes the CPU from `hlt`, and interrupt routing.
 //!
 //! Set up on first use ([`ensure_timer`], from the first sleep), so a run that never
-//! sleeps never pays for it. The legacy 8259 PIC is shut out by masking LINT0, where its
-//! ExtINT arrives. The timer uses TSC-deadline mode where the CPU has it (no calibration
+//! sleeps never pays for it. The legacy 8259 PIC is shut out by masking all its lines and
+//! LINT0, where its ExtINT arrives. The timer uses TSC-deadline mode where the CPU has it (no calibration
 //! needed), else one-shot mode with a count calibrated against the TSC.
 
 use super::cpu;
@@ -83,6 +83,15 @@ fn init() -> Result<(), &'static str> {
     let phys = base_msr & 0x000f_ffff_ffff_f000;
     let virt = crate::mm::map_device(phys, 4096).map_err(|_| "cannot map the local APIC")?;
     APIC_BASE.store(virt, Ordering::Relaxed);
+    // Mask every 8259 line first, while LINT0 still accepts the PIC's output: the output
+    // then drops through LINT0 and QEMU withdraws any interrupt request the PIC had raised
+    // (SeaBIOS leaves it unmasked and ticking). Masked the other way round, TCG keeps a
+    // stale request and takes "vector -1" (#GP) at the first `sti`.
+    // SAFETY: OCW1 (interrupt mask) writes to the 8259 data ports.
+    unsafe {
+        cpu::outb(0x21, 0xff);
+        cpu::outb(0xa1, 0xff);
+    }
     write(REG_SPURIOUS, 0x100 | SPURIOUS_VECTOR as u32);
     write(REG_LVT_LINT0, LVT_MASKED);
     if ecx & (1 << 24) != 0 {

@@ -104,6 +104,7 @@ boot_pd:
 boot_stack_guard:
     .skip 4096
     .skip {stack_size}
+    .global boot_stack_top
 boot_stack_top:
     .popsection
     "#,
@@ -116,6 +117,13 @@ boot_stack_top:
 unsafe extern "C" {
     #[link_name = "boot_stack_guard"]
     static BOOT_STACK_GUARD: u8;
+    #[link_name = "boot_stack_top"]
+    static BOOT_STACK_TOP: u8;
+}
+
+/// End of the boot stack (16-byte aligned).
+pub(crate) fn boot_stack_top() -> u64 {
+    core::ptr::addr_of!(BOOT_STACK_TOP) as u64
 }
 
 /// Address of the boot stack's guard page.

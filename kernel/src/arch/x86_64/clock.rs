@@ -92,8 +92,7 @@ fn kvmclock_hz() -> Option<u64> {
         return None;
     }
     let clock = PVCLOCK.0.get();
-    // Identity-mapped kernel image: the static's address is its physical address.
-    let phys = clock as u64;
+    let phys = crate::mm::virt_to_phys(clock as u64)?;
     // SAFETY: the MSR exists (feature bit); it makes the host write the 32-byte struct.
     unsafe { cpu::wrmsr(MSR_KVM_SYSTEM_TIME_NEW, phys | 1) };
     let (mut mul, mut shift) = (0, 0);

@@ -71,6 +71,23 @@ pub(crate) unsafe fn load_page_tables(root: u64) {
     unsafe { asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
 }
 
+/// Physical address of the live page-table root (CR3 without flags).
+pub(crate) fn page_table_root() -> u64 {
+    let value: u64;
+    // SAFETY: reading CR3 has no side effects.
+    unsafe { asm!("mov {}, cr3", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    value & 0x000f_ffff_ffff_f000
+}
+
+/// Writes a 16-bit word to an I/O port.
+///
+/// # Safety
+/// As for [`outb`].
+pub(crate) unsafe fn outw(port: u16, value: u16) {
+    // SAFETY: forwarded to the caller.
+    unsafe { Port::new(port).write(value) }
+}
+
 /// Drops the TLB entry for the page holding `addr`.
 pub(crate) fn flush_page(addr: u64) {
     // SAFETY: INVLPG only invalidates a cached translation.

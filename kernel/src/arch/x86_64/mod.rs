@@ -4,14 +4,17 @@ mod apic;
 mod boot;
 mod clock;
 pub(crate) mod cpu;
+mod fw_cfg;
 mod gdt;
+mod loader;
 mod pvh;
 mod trap;
 
 pub(crate) use apic::{arm_timer, ensure_timer};
 pub(crate) use clock::calibrate_tsc;
 pub(crate) use cpu::{
-    debug_exit, flush_page, halt_forever, load_page_tables, rdtsc, run_on_stack, wait_for_interrupt,
+    debug_exit, flush_page, halt_forever, load_page_tables, page_table_root, rdtsc, run_on_stack,
+    wait_for_interrupt,
 };
 pub(crate) use trap::{init as init_traps, static_stack_guards};
 

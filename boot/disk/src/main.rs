@@ -1,0 +1,67 @@
+//! `diskimage`: packs a kernel ELF (and optionally a ramdisk) into a BIOS or UEFI disk
+//! image with the `bootloader` crate.
+//!
+//! ```text
+//! diskimage --kernel KERNEL.elf [--ramdisk FILE] --format bios|uefi --out IMAGE
+//! ```
+//!
+//! The bootloader's own logging is turned off, so the serial console shows only what the
+//! kernel prints, exactly as on the PVH path; `--loader-log` turns it on for debugging.
+
+use bootloader::{BootConfig, DiskImageBuilder};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: diskimage --kernel KERNEL [--ramdisk FILE] --format bios|uefi --out IMAGE [--loader-log]";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("diskimage: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut kernel = None;
+    let mut ramdisk = None;
+    let mut format = None;
+    let mut out = None;
+    let mut loader_log = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--kernel" => kernel = Some(PathBuf::from(value()?)),
+            "--ramdisk" => ramdisk = Some(PathBuf::from(value()?)),
+            "--format" => format = Some(value()?),
+            "--out" => out = Some(PathBuf::from(value()?)),
+            "--loader-log" => loader_log = true,
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let kernel = kernel.ok_or(USAGE)?;
+    let out = out.ok_or(USAGE)?;
+    if !kernel.is_file() {
+        return Err(format!("kernel {} not found", kernel.display()));
+    }
+    let mut builder = DiskImageBuilder::new(kernel);
+    if let Some(ramdisk) = ramdisk {
+        builder.set_ramdisk(ramdisk);
+    }
+    let mut config = BootConfig::default();
+    config.serial_logging = loader_log;
+    config.frame_buffer_logging = false;
+    builder.set_boot_config(&config);
+    match format.as_deref() {
+        Some("bios") => builder.create_bios_image(&out),
+        Some("uefi") => builder.create_uefi_image(&out),
+        _ => return Err(format!("--format must be bios or uefi\n{USAGE}")),
+    }
+    .map_err(|e| format!("cannot create {}: {e:#}", out.display()))
+}
