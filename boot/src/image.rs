@@ -214,6 +214,12 @@ pub fn build_format(
             "{app}: diskimage failed ({status})"
         )));
     }
+    if format == Format::Bios {
+        let mut bytes = std::fs::read(&out).map_err(|e| io("read", &out, e))?;
+        crate::mbr::shrink_fat12_tail(&mut bytes)
+            .map_err(|e| ImageError::Invalid(format!("{app}: trimming {}: {e}", out.display())))?;
+        std::fs::write(&out, bytes).map_err(|e| io("write", &out, e))?;
+    }
     Ok((image, out))
 }
 

@@ -7,4 +7,5 @@
 pub mod bench;
 pub mod elf;
 pub mod image;
+pub mod mbr;
 pub mod qemu;
