@@ -73,13 +73,33 @@ pub fn guest_target_dir() -> PathBuf {
     workspace_root().join("target").join("guest")
 }
 
+/// Serialises builds in this process: the two links of an app share one output file, and
+/// a disk image reads that file after the links. (Across processes, cargo's own lock
+/// orders the links, and the symbol check below catches an interleaving.) Outputs are
+/// written under a temporary name and renamed, so a QEMU that is booting an older image
+/// keeps reading a complete file.
+static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn build_lock() -> std::sync::MutexGuard<'static, ()> {
+    BUILD_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io("rename", &tmp, e))
+}
+
 /// Builds `app` (a workspace package with a binary of the same name).
 pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
-    // The two links share one output file: builds in one process must not interleave.
-    static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = BUILD_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = build_lock();
+    build_locked(app, profile)
+}
+
+fn build_locked(app: &str, profile: Profile) -> Result<Image, ImageError> {
     let root = workspace_root();
     let target_dir = guest_target_dir();
     let out_dir = target_dir.join(TARGET).join(profile.dir());
@@ -95,7 +115,7 @@ pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
     let table = kernel::symbols::encode(&symbols.iter().map(as_kernel_symbol).collect::<Vec<_>>())
         .map_err(|e| ImageError::Invalid(format!("{app}: cannot encode symbols: {e:?}")))?;
     let object = images.join(format!("{app}-{}-ksyms.o", profile.dir()));
-    std::fs::write(&object, elf::ksyms_object(&table)).map_err(|e| io("write", &object, e))?;
+    write_atomic(&object, &elf::ksyms_object(&table))?;
 
     // Second link of the final crate only, with the table; `.ksyms` is placed last, so
     // nothing else moves. Checked below.
@@ -121,7 +141,7 @@ pub fn build(app: &str, profile: Profile) -> Result<Image, ImageError> {
     } else {
         path
     };
-    std::fs::write(&path, stripped).map_err(|e| io("write", &path, e))?;
+    write_atomic(&path, &stripped)?;
     Ok(Image {
         app: app.to_string(),
         path,
@@ -168,7 +188,8 @@ pub fn build_format(
     format: Format,
     cmdline: &str,
 ) -> Result<(Image, PathBuf), ImageError> {
-    let image = build(app, profile)?;
+    let _guard = build_lock();
+    let image = build_locked(app, profile)?;
     let disk_format = match format {
         Format::Pvh => return Ok((image.clone(), image.path)),
         Format::Bios | Format::Uefi => format.name(),
@@ -193,11 +214,11 @@ pub fn build_format(
         .and_then(|elf| elf.stripped_with_sections(&[".bootloader-config"]))
         .map_err(|e| ImageError::Invalid(format!("{app}: {e}")))?;
     let kernel_path = images.join(format!("{stem}-kernel.elf"));
-    std::fs::write(&kernel_path, kernel).map_err(|e| io("write", &kernel_path, e))?;
+    write_atomic(&kernel_path, &kernel)?;
     let ramdisk_path = images.join(format!("{stem}-cmdline"));
-    std::fs::write(&ramdisk_path, kernel::bootinfo::cmdline_ramdisk(cmdline))
-        .map_err(|e| io("write", &ramdisk_path, e))?;
+    write_atomic(&ramdisk_path, &kernel::bootinfo::cmdline_ramdisk(cmdline))?;
     let out = images.join(format!("{stem}.img"));
+    let written = out.with_extension(format!("tmp{}", std::process::id()));
     let tool = disk_tool()?;
     let status = Command::new(&tool)
         .arg("--kernel")
@@ -206,7 +227,7 @@ pub fn build_format(
         .arg(&ramdisk_path)
         .args(["--format", disk_format])
         .arg("--out")
-        .arg(&out)
+        .arg(&written)
         .status()
         .map_err(|e| ImageError::Cargo(format!("cannot run {}: {e}", tool.display())))?;
     if !status.success() {
@@ -215,11 +236,12 @@ pub fn build_format(
         )));
     }
     if format == Format::Bios {
-        let mut bytes = std::fs::read(&out).map_err(|e| io("read", &out, e))?;
+        let mut bytes = std::fs::read(&written).map_err(|e| io("read", &written, e))?;
         crate::mbr::shrink_fat12_tail(&mut bytes)
             .map_err(|e| ImageError::Invalid(format!("{app}: trimming {}: {e}", out.display())))?;
-        std::fs::write(&out, bytes).map_err(|e| io("write", &out, e))?;
+        std::fs::write(&written, bytes).map_err(|e| io("write", &written, e))?;
     }
+    std::fs::rename(&written, &out).map_err(|e| io("rename", &written, e))?;
     Ok((image, out))
 }
 

@@ -55,6 +55,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// Smallest guest memory for disk images: the BIOS stages load the kernel file at 16 MiB.
+const MIN_DISK_IMAGE_MEM: u32 = 32;
+
 /// Why a command failed before the guest ran.
 pub enum Failure {
     Usage(String),
@@ -173,6 +176,11 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
         }
     }
     let app = app.ok_or_else(|| Failure::Usage(format!("missing APP\n{USAGE}")))?;
+    if format != Format::Pvh && mem < MIN_DISK_IMAGE_MEM {
+        return Err(Failure::Usage(format!(
+            "--mem {mem}: disk images need at least {MIN_DISK_IMAGE_MEM} MiB (the BIOS loader puts the kernel at 16 MiB)"
+        )));
+    }
     let explicit_accel = accel.is_some();
     let mut accel = accel.unwrap_or_else(Accel::best);
     if accel == Accel::Kvm && !qemu::kvm_usable() {

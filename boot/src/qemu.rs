@@ -116,8 +116,10 @@ impl RunConfig {
                 ]);
             }
             // The BIOS stages set a VESA mode, so q35 keeps its default VGA (not shown).
+            // No default NIC: its iPXE ROM slows SeaBIOS, and OVMF would try a network boot
+            // instead of failing fast on an unbootable disk.
             Format::Bios | Format::Uefi => {
-                cmd.args(["-M", "q35"]);
+                cmd.args(["-M", "q35", "-nic", "none"]);
             }
         }
         cmd.args(["-no-user-config", "-no-reboot", "-display", "none"])

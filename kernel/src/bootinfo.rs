@@ -107,9 +107,18 @@ impl BootInfo {
         }
     }
 
-    /// Records a memory region; empty regions are skipped, overflow is counted.
+    /// Records a memory region; empty regions are skipped, one that continues the previous
+    /// region of the same kind extends it (UEFI maps come in many small pieces), overflow
+    /// is counted.
     pub fn push_region(&mut self, start: u64, end: u64, kind: MemoryKind) {
         if end <= start {
+            return;
+        }
+        if let Some(last) = self.regions[..self.region_count].last_mut()
+            && last.kind == kind
+            && last.end == start
+        {
+            last.end = end;
             return;
         }
         if self.region_count == MAX_REGIONS {
@@ -187,10 +196,24 @@ mod tests {
     }
 
     #[test]
+    fn adjacent_regions_of_one_kind_merge() {
+        let mut info = BootInfo::new(BootProtocol::Bootloader);
+        info.push_region(0x1000, 0x2000, MemoryKind::Usable);
+        info.push_region(0x2000, 0x5000, MemoryKind::Usable);
+        info.push_region(0x5000, 0x6000, MemoryKind::Reserved);
+        info.push_region(0x7000, 0x8000, MemoryKind::Reserved);
+        assert_eq!(info.regions().len(), 3);
+        assert_eq!(
+            (info.regions()[0].start, info.regions()[0].end),
+            (0x1000, 0x5000)
+        );
+    }
+
+    #[test]
     fn regions_overflow_is_counted() {
         let mut info = BootInfo::new(BootProtocol::Pvh);
         for i in 0..(MAX_REGIONS as u64 + 3) {
-            info.push_region(i * 0x1000, i * 0x1000 + 0x1000, MemoryKind::Usable);
+            info.push_region(i * 0x2000, i * 0x2000 + 0x1000, MemoryKind::Usable);
         }
         info.push_region(5, 5, MemoryKind::Usable);
         assert_eq!(info.regions().len(), MAX_REGIONS);

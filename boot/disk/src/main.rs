@@ -5,10 +5,12 @@
 //! diskimage --kernel KERNEL.elf [--ramdisk FILE] --format bios|uefi --out IMAGE
 //! ```
 //!
-//! The bootloader's own logging is turned off, so the serial console shows only what the
-//! kernel prints, exactly as on the PVH path; `--loader-log` turns it on for debugging.
+//! The bootloader logs only errors (so that a loader failure is never silent), and the
+//! serial console otherwise shows only what the kernel prints, exactly as on the PVH path;
+//! `--loader-log` turns on all of its logging for debugging.
 
 use bootloader::{BootConfig, DiskImageBuilder};
+use bootloader_boot_config::LevelFilter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,7 +57,14 @@ fn run() -> Result<(), String> {
         builder.set_ramdisk(ramdisk);
     }
     let mut config = BootConfig::default();
-    config.serial_logging = loader_log;
+    // Errors always reach the serial console (a loader panic otherwise hangs silently);
+    // everything else only with --loader-log.
+    config.serial_logging = true;
+    config.log_level = if loader_log {
+        LevelFilter::Trace
+    } else {
+        LevelFilter::Error
+    };
     config.frame_buffer_logging = false;
     builder.set_boot_config(&config);
     match format.as_deref() {

@@ -19,6 +19,7 @@ const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 const LEAF_FLAGS: u64 = WRITABLE | WRITE_THROUGH | NO_CACHE | GLOBAL | NO_EXECUTE;
 
 pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
+const GIANT_PAGE_SIZE: u64 = 1 << 30;
 const ENTRIES: usize = 512;
 
 /// What a mapping allows.
@@ -273,10 +274,10 @@ impl PageTables {
                 return None;
             }
             if level == 0 || value & HUGE != 0 {
-                let page_size = if level == 0 {
-                    PAGE_SIZE
-                } else {
-                    HUGE_PAGE_SIZE
+                let page_size = match level {
+                    0 => PAGE_SIZE,
+                    1 => HUGE_PAGE_SIZE,
+                    _ => GIANT_PAGE_SIZE, // 1 GiB pages, in tables other loaders built
                 };
                 let base = value & ADDRESS_MASK & !(page_size - 1);
                 return Some(Translation {
@@ -443,6 +444,24 @@ mod tests {
         // SAFETY: fake memory.
         let clash = unsafe { pt.map(&mut mem.frames, 0x1ff000, 0x9000, 0x2000, Access::DATA) };
         assert_eq!(clash, Err(MapError::AlreadyMapped(0x1ff000)));
+    }
+
+    #[test]
+    fn translate_understands_giant_pages() {
+        let mut mem = FakeMemory::new(8);
+        let pt = mem.tables();
+        // A 1 GiB page at PDPT level, as another loader might build: 0x4000_0000 -> 0x8000_0000.
+        // SAFETY: fake memory; the root's first entry is written below.
+        unsafe {
+            let pdpt = mem.frames.alloc(1, 1).unwrap();
+            let base = mem.buffer.as_mut_ptr() as u64;
+            ((base + pt.root()) as *mut u64).write(pdpt | PRESENT | WRITABLE);
+            ((base + pdpt) as *mut u64)
+                .add(1)
+                .write(0x8000_0000 | PRESENT | HUGE);
+        }
+        let t = pt.translate(0x4012_3456).unwrap();
+        assert_eq!((t.phys, t.page_size), (0x8012_3456, GIANT_PAGE_SIZE));
     }
 
     #[test]

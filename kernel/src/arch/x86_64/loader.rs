@@ -19,6 +19,8 @@ pub(crate) const DIRECT_MAP_OFFSET: u64 = 0xffff_8000_0000_0000;
 const LOADER_MAPPINGS: u64 = 0xffff_c000_0000_0000;
 /// E820 type of ACPI tables (reclaimable).
 const E820_ACPI: u32 = 3;
+/// UEFI memory type EfiACPIReclaimMemory.
+const EFI_ACPI_RECLAIM: u32 = 9;
 
 const LOADER_CONFIG: BootloaderConfig = {
     let mut config = BootloaderConfig::new_default();
@@ -58,6 +60,7 @@ fn translate(
         let kind = match region.kind {
             MemoryRegionKind::Usable => MemoryKind::Usable,
             MemoryRegionKind::UnknownBios(E820_ACPI) => MemoryKind::AcpiReclaimable,
+            MemoryRegionKind::UnknownUefi(EFI_ACPI_RECLAIM) => MemoryKind::AcpiReclaimable,
             _ => MemoryKind::Reserved,
         };
         info.push_region(region.start, region.end, kind);
