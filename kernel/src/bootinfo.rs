@@ -79,6 +79,9 @@ pub struct BootInfo {
     /// offset`): 0 for PVH (first GiB identity-mapped), the configured offset for
     /// `bootloader_api`. The kernel keeps its own direct map at the same offset.
     pub phys_offset: u64,
+    /// PML4 slot through which the boot protocol's tables map themselves, if they do
+    /// (`bootloader_api`); the kernel then reads them through it instead of a physical map.
+    pub recursive_index: Option<u16>,
     /// Physical address of the ACPI RSDP, if the boot protocol gave one.
     pub rsdp: Option<u64>,
     /// Time-stamp counter at the first instruction of the kernel.
@@ -102,6 +105,7 @@ impl BootInfo {
             kernel_phys: (0, 0),
             kernel_identity: true,
             phys_offset: 0,
+            recursive_index: None,
             rsdp: None,
             entry_tsc: 0,
         }

@@ -24,7 +24,7 @@ fn command_line_error(args: core::fmt::Arguments<'_>) -> ! {
 /// Common start for every boot path. `boot_error` is a problem the entry code found.
 pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> ! {
     time::init(info.entry_tsc);
-    mm::set_boot_offset(info.phys_offset);
+    mm::set_boot_view(info);
     arch::init_traps();
     time::mark(Phase::Traps);
     if let Some(error) = boot_error {
@@ -57,6 +57,14 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
     klog::init(filter);
     time::mark(Phase::CommandLine);
 
+    for region in info.regions() {
+        log::debug!(
+            "memory map: {:#x}..{:#x} {:?}",
+            region.start,
+            region.end,
+            region.kind
+        );
+    }
     if info.regions_dropped > 0 {
         log::warn!(
             "memory map: {} regions beyond {} ignored",

@@ -6,7 +6,10 @@
 //! demand. Guard pages are holes punched into that map.
 
 use super::frame::{FrameAllocator, FrameError, PAGE_SIZE};
-use super::paging::{Access, MapError, PageTables};
+use super::paging::{
+    Access, FramePool, MapError, POOL_FRAMES, PageTables, PoolThenFrames, TableFrames,
+    recursive_translate,
+};
 use super::stack::{self, GuardInfo};
 use crate::bootinfo::{BootInfo, MemoryKind};
 use core::fmt;
@@ -29,24 +32,22 @@ struct KernelSpace {
 }
 
 static SPACE: Mutex<Option<KernelSpace>> = Mutex::new(None);
-/// Where RAM is mapped (`virt = phys + offset`) in the live tables.
-static DIRECT_MAP_OFFSET: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// Records the boot protocol's direct-map offset, for [`virt_to_phys`] before `init`.
-pub(crate) fn set_boot_offset(offset: u64) {
-    DIRECT_MAP_OFFSET.store(offset, core::sync::atomic::Ordering::Relaxed);
+/// Records how to read the boot protocol's tables, for [`virt_to_phys`] before `init`.
+pub(crate) fn set_boot_view(info: &BootInfo) {
+    BOOT_VIEW.call_once(|| boot_view(info));
 }
 
-/// The physical address behind `virt` in the live page tables. Takes no lock.
+/// The physical address behind `virt` in the live page tables; `None` if unmapped, or if
+/// the kernel's tables are busy (it never blocks).
 pub(crate) fn virt_to_phys(virt: u64) -> Option<u64> {
-    let offset = DIRECT_MAP_OFFSET.load(core::sync::atomic::Ordering::Relaxed);
-    // SAFETY: the live tables map physical memory at `offset` (boot protocol's, then ours);
-    // they are only read.
-    let live = unsafe { PageTables::from_root(crate::arch::page_table_root(), offset) };
-    live.translate(virt).map(|t| t.phys)
+    if LIVE.load(core::sync::atomic::Ordering::Relaxed) {
+        let space = SPACE.try_lock()?;
+        return space.as_ref()?.tables.translate(virt).map(|t| t.phys);
+    }
+    boot_translate(*BOOT_VIEW.get()?, virt)
 }
 
-/// Set once the kernel's tables are installed (changes then need TLB flushes).
+/// Set once the kernel's own tables are installed.
 static LIVE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Why memory setup or a later mapping failed.
@@ -67,6 +68,8 @@ pub(crate) enum MemError {
         requested: u64,
         available: u64,
     },
+    /// The first page tables did not fit in the boot pool (disk-image path only).
+    BootTablePoolExhausted,
     Frames(FrameError),
     Map(MapError),
     /// Called before `init`.
@@ -92,6 +95,11 @@ impl fmt::Display for MemError {
             } => write!(
                 f,
                 "stack={requested}: only {available} bytes of contiguous memory are free"
+            ),
+            Self::BootTablePoolExhausted => write!(
+                f,
+                "the {POOL_FRAMES} boot page-table frames are not enough for this memory map \
+                 (about 20 GiB of RAM or a very fragmented map); raise POOL_FRAMES"
             ),
             Self::Frames(e) => write!(f, "frame allocator: {e:?}"),
             Self::Map(e) => write!(f, "page tables: {e:?}"),
@@ -147,36 +155,81 @@ fn kernel_sections() -> [(u64, u64, Access); 4] {
     ]
 }
 
+/// How the boot protocol's live tables can be read before the kernel's own are installed.
+#[derive(Clone, Copy, Debug)]
+enum BootView {
+    /// Physical memory mapped at this offset (PVH: 0, the first GiB identity-mapped).
+    Offset(u64),
+    /// The loader's tables map themselves through this PML4 slot.
+    Recursive(u16),
+}
+
+static BOOT_VIEW: spin::Once<BootView> = spin::Once::new();
+
+fn boot_view(info: &BootInfo) -> BootView {
+    match info.recursive_index {
+        Some(index) => BootView::Recursive(index),
+        None => BootView::Offset(info.phys_offset),
+    }
+}
+
+/// Translates `virt` through the boot protocol's live tables.
+fn boot_translate(view: BootView, virt: u64) -> Option<u64> {
+    match view {
+        BootView::Offset(offset) => {
+            // SAFETY: the live tables map physical memory at `offset`; only read.
+            let live = unsafe { PageTables::from_root(crate::arch::page_table_root(), offset) };
+            live.translate(virt).map(|t| t.phys)
+        }
+        BootView::Recursive(index) => recursive_translate(index, virt, |entry| {
+            // SAFETY: the recursive slot maps every live table at these addresses; each
+            // entry is read only after the entry above it was found present.
+            unsafe { (entry as *const u64).read_volatile() }
+        }),
+    }
+}
+
+/// Frames the first page tables are built in: part of the kernel image, so reachable
+/// before any direct map of RAM exists (the disk-image loader maps none; asking it to
+/// map all physical memory cost ~130 ms of a BIOS boot under TCG).
+#[repr(C, align(4096))]
+struct BootTablePool(core::cell::UnsafeCell<[[u8; PAGE_SIZE as usize]; POOL_FRAMES]>);
+
+// SAFETY: used once, by `init`, on the boot CPU; afterwards only through the page tables
+// built in it, which `SPACE` serialises.
+unsafe impl Sync for BootTablePool {}
+
+static BOOT_TABLE_POOL: BootTablePool = BootTablePool(core::cell::UnsafeCell::new(
+    [[0; PAGE_SIZE as usize]; POOL_FRAMES],
+));
+
 /// Maps the kernel image at its link address. PVH loads it at physical = virtual; a
 /// loader that put it elsewhere (bootloader_api, `.bss` on separate frames) is asked
 /// through its live page tables, page by page, coalescing contiguous runs.
 fn map_kernel_image(
     info: &BootInfo,
     tables: &mut PageTables,
-    frames: &mut FrameAllocator,
+    frames: &mut impl TableFrames,
 ) -> Result<(), MemError> {
-    // SAFETY: the live tables are the boot protocol's, which map physical memory at
-    // `phys_offset`; they are only read.
-    let live = unsafe { PageTables::from_root(crate::arch::page_table_root(), info.phys_offset) };
+    let view = boot_view(info);
+    let phys_of = |virt: u64| -> Result<u64, MemError> {
+        if info.kernel_identity {
+            Ok(virt)
+        } else {
+            boot_translate(view, virt).ok_or(MemError::Map(MapError::NotMapped(virt)))
+        }
+    };
     for (start, end, access) in kernel_sections() {
         let mut virt = start;
         while virt < end {
-            let phys = if info.kernel_identity {
-                virt
-            } else {
-                live.translate(virt)
-                    .ok_or(MemError::Map(MapError::NotMapped(virt)))?
-                    .phys
-            };
+            let phys = phys_of(virt)?;
             let mut len = PAGE_SIZE;
-            while !info.kernel_identity
-                && virt + len < end
-                && live.translate(virt + len).map(|t| t.phys) == Some(phys + len)
-            {
-                len += PAGE_SIZE;
-            }
             if info.kernel_identity {
                 len = end - virt;
+            } else {
+                while virt + len < end && phys_of(virt + len).ok() == Some(phys + len) {
+                    len += PAGE_SIZE;
+                }
             }
             // SAFETY: maps the kernel image onto the frames it already occupies.
             unsafe { tables.map(frames, virt, phys, len, access)? };
@@ -202,33 +255,78 @@ pub(crate) fn init(
     }
     frames.reserve(info.kernel_phys.0, info.kernel_phys.1)?;
     let direct_map = frames.clone();
-
     let offset = info.phys_offset;
-    // SAFETY: table frames come from `frames`, which holds only usable RAM outside the
-    // kernel image; the boot protocol's tables map all of it at `offset` (PVH: the low
-    // GiB, which the allocator hands out first, identity-mapped). Not live yet.
-    let mut tables = unsafe { PageTables::new(&mut frames, offset)? };
-    map_kernel_image(info, &mut tables, &mut frames)?;
+    let view = boot_view(info);
+
+    // The main stack's memory first, while `frames` is still free to borrow.
+    let stack_pages = main_stack.div_ceil(PAGE_SIZE) + 1;
+    let stack_base = frames
+        .alloc(stack_pages, 1)
+        .map_err(|_| MemError::StackTooLarge {
+            requested: main_stack,
+            available: frames
+                .largest()
+                .map_or(0, |(_, len)| len.saturating_sub(PAGE_SIZE)),
+        })?;
+
+    // Table frames: the pool in the kernel image, then (PVH only, where the boot tables
+    // identity-map the low GiB that the allocator hands out first) the frame allocator.
+    let pool_base = BOOT_TABLE_POOL.0.get() as u64;
+    let mut pool_phys = [0u64; POOL_FRAMES];
+    for (i, phys) in pool_phys.iter_mut().enumerate() {
+        let virt = pool_base + i as u64 * PAGE_SIZE;
+        *phys = if info.kernel_identity {
+            virt
+        } else {
+            boot_translate(view, virt).ok_or(MemError::Map(MapError::NotMapped(virt)))?
+        };
+    }
+    // SAFETY: the pool is a static in .bss used by nothing else; each frame is at its
+    // virtual address and at the physical address just looked up.
+    let mut pool = unsafe { FramePool::new(pool_base, &pool_phys) };
+    let pool_view = pool.view();
+    let identity = info.kernel_identity;
+    let mut table_frames = PoolThenFrames {
+        pool: &mut pool,
+        fallback: if identity { Some(&mut frames) } else { None },
+    };
+    // SAFETY: table frames come from the pool (reached through the pool view) or, on PVH,
+    // from usable RAM outside the kernel image in the identity-mapped low GiB. Not live.
+    let mut tables = unsafe { PageTables::with_pool(&mut table_frames, offset, Some(pool_view))? };
+    let exhausted = |e: MemError| match e {
+        MemError::Map(MapError::OutOfFrames) if !identity => MemError::BootTablePoolExhausted,
+        e => e,
+    };
+    map_kernel_image(info, &mut tables, &mut table_frames).map_err(exhausted)?;
     for (range_start, range_len) in direct_map.free_ranges() {
         // SAFETY: as above; the direct map aliases RAM only at `offset`, where the kernel
         // reaches it solely through the frame allocator's owners (heap, stacks, tables).
         unsafe {
-            tables.map(
-                &mut frames,
-                range_start + offset,
-                range_start,
-                range_len,
-                Access::DATA,
-            )?
+            tables
+                .map(
+                    &mut table_frames,
+                    range_start + offset,
+                    range_start,
+                    range_len,
+                    Access::DATA,
+                )
+                .map_err(|e| exhausted(e.into()))?
         };
     }
-    // Guard pages of the static stacks (boot stack and trap stacks) in .bss.
+    // Guard pages: the static stacks' (boot and trap stacks, in .bss) and the main stack's.
     let boot_guard = crate::arch::boot_stack_guard();
-    let mut static_guards = [("boot", boot_guard, boot_guard + PAGE_SIZE); 4];
-    static_guards[1..].copy_from_slice(&crate::arch::static_stack_guards());
-    for (name, guard_start, top) in static_guards {
-        // SAFETY: guard pages are never used by anything; the tables are not live yet.
-        unsafe { tables.unmap_page(&mut frames, guard_start)? };
+    let mut guards = [("boot", boot_guard, boot_guard + PAGE_SIZE); 5];
+    guards[1..4].copy_from_slice(&crate::arch::static_stack_guards());
+    let main_guard = stack_base + offset;
+    guards[4] = ("main", main_guard, main_guard + stack_pages * PAGE_SIZE);
+    for (name, guard_start, top) in guards {
+        // SAFETY: guard pages are never used by anything; the tables are not live yet, so
+        // no TLB holds them.
+        unsafe {
+            tables
+                .unmap_page(&mut table_frames, guard_start)
+                .map_err(|e| exhausted(e.into()))?
+        };
         stack::register(GuardInfo {
             name,
             guard_start,
@@ -240,29 +338,17 @@ pub(crate) fn init(
         tables,
         offset,
     };
-    // Before the switch: the guard page can then not be in any TLB, so no flush is needed.
-    let main_stack_top = space
-        .allocate_stack("main", main_stack)
-        .map_err(|e| match e {
-            MemError::OutOfMemory { .. } => MemError::StackTooLarge {
-                requested: main_stack,
-                available: space
-                    .frames
-                    .largest()
-                    .map_or(0, |(_, len)| len.saturating_sub(PAGE_SIZE)),
-            },
-            e => e,
-        })?;
+    let main_stack_top = main_guard + stack_pages * PAGE_SIZE;
     // SAFETY: the new tables map the kernel image, its stacks (but their guard pages) and
-    // all usable RAM at the same addresses as the boot tables do.
+    // all usable RAM; the code running now (kernel image, boot stack) keeps its addresses.
     unsafe { crate::arch::load_page_tables(space.tables.root()) };
-    DIRECT_MAP_OFFSET.store(offset, core::sync::atomic::Ordering::Relaxed);
     LIVE.store(true, core::sync::atomic::Ordering::Relaxed);
     log::debug!(
-        "page tables live: root {:#x}, kernel {:#x}..{:#x}, RAM at +{offset:#x}",
+        "page tables live: root {:#x}, kernel {:#x}..{:#x}, RAM at +{offset:#x}, {} of {POOL_FRAMES} boot table frames used",
         space.tables.root(),
         kernel_sections()[0].0,
         kernel_sections()[3].1,
+        POOL_FRAMES - pool.remaining(),
     );
 
     let (heap_start, largest) = space.frames.largest().unwrap_or((0, 0));
@@ -296,33 +382,6 @@ pub(crate) fn init(
     };
     *SPACE.lock() = Some(space);
     Ok(layout)
-}
-
-impl KernelSpace {
-    /// Allocates a stack of `size` bytes plus a guard page below it; returns its top.
-    fn allocate_stack(&mut self, name: &'static str, size: u64) -> Result<u64, MemError> {
-        let pages = size.div_ceil(PAGE_SIZE) + 1;
-        let base = self
-            .frames
-            .alloc(pages, 1)
-            .map_err(|_| MemError::OutOfMemory {
-                what: "a stack",
-                bytes: pages.saturating_mul(PAGE_SIZE),
-            })?;
-        let base = base + self.offset;
-        // SAFETY: the guard page was just allocated and is used by nothing.
-        unsafe { self.tables.unmap_page(&mut self.frames, base)? };
-        if LIVE.load(core::sync::atomic::Ordering::Relaxed) {
-            crate::arch::flush_page(base);
-        }
-        let top = base + pages * PAGE_SIZE;
-        stack::register(GuardInfo {
-            name,
-            guard_start: base,
-            top,
-        });
-        Ok(top)
-    }
 }
 
 /// Maps `len` bytes of device memory at `phys` uncached; returns the virtual address.

@@ -116,6 +116,128 @@ pub struct Translation {
 pub struct PageTables {
     root: u64,
     phys_offset: u64,
+    /// Table frames reached at fixed virtual addresses instead of through the direct map.
+    pool: Option<FramePoolView>,
+}
+
+/// Most frames in a [`FramePool`].
+pub const POOL_FRAMES: usize = 32;
+
+/// Where the frames of a [`FramePool`] are: frame `i` is at virtual `virt_base + i * 4096`
+/// and physical `phys[i]`.
+#[derive(Clone, Copy, Debug)]
+pub struct FramePoolView {
+    virt_base: u64,
+    phys: [u64; POOL_FRAMES],
+    len: usize,
+}
+
+impl FramePoolView {
+    fn virt_of(&self, phys: u64) -> Option<u64> {
+        let i = self.phys[..self.len].iter().position(|&p| p == phys)?;
+        Some(self.virt_base + i as u64 * PAGE_SIZE)
+    }
+}
+
+/// Page-table frames that are reachable before any direct map of RAM exists (a static
+/// array in the kernel image): the first tables are built in them.
+#[derive(Debug)]
+pub struct FramePool {
+    view: FramePoolView,
+    next: usize,
+}
+
+impl FramePool {
+    /// A pool of `phys.len()` (at most [`POOL_FRAMES`]) frames at `virt_base`.
+    ///
+    /// # Safety
+    /// Frame `i` must be readable and writable at `virt_base + i * 4096`, be the memory at
+    /// physical `phys[i]`, and be used by nothing else for as long as tables built in it live.
+    pub unsafe fn new(virt_base: u64, phys: &[u64]) -> Self {
+        let len = phys.len().min(POOL_FRAMES);
+        let mut view = FramePoolView {
+            virt_base,
+            phys: [0; POOL_FRAMES],
+            len,
+        };
+        view.phys[..len].copy_from_slice(&phys[..len]);
+        Self { view, next: 0 }
+    }
+
+    pub fn view(&self) -> FramePoolView {
+        self.view
+    }
+
+    /// Frames not handed out yet.
+    pub fn remaining(&self) -> usize {
+        self.view.len - self.next
+    }
+}
+
+impl TableFrames for FramePool {
+    fn alloc_table(&mut self) -> Option<u64> {
+        let frame = *self.view.phys[..self.view.len].get(self.next)?;
+        self.next += 1;
+        Some(frame)
+    }
+}
+
+/// Table frames from a pool first, then (if given) from a frame allocator whose frames the
+/// direct map reaches.
+pub struct PoolThenFrames<'a> {
+    pub pool: &'a mut FramePool,
+    pub fallback: Option<&'a mut FrameAllocator>,
+}
+
+impl TableFrames for PoolThenFrames<'_> {
+    fn alloc_table(&mut self) -> Option<u64> {
+        self.pool
+            .alloc_table()
+            .or_else(|| self.fallback.as_mut()?.alloc_table())
+    }
+}
+
+/// Virtual addresses of the four entries (PML4, PDPT, PD, PT) that map `virt`, in tables
+/// that map themselves through PML4 slot `index` (a recursive mapping).
+pub fn recursive_entry_addresses(index: u16, virt: u64) -> [u64; 4] {
+    let r = u64::from(index) & 0x1ff;
+    let [i4, i3, i2, i1] = [3, 2, 1, 0].map(|level| table_index(virt, level) as u64);
+    let canonical = |addr: u64| {
+        if addr & (1 << 47) != 0 {
+            addr | 0xffff_0000_0000_0000
+        } else {
+            addr
+        }
+    };
+    [
+        canonical((r << 39) | (r << 30) | (r << 21) | (r << 12) | (i4 * 8)),
+        canonical((r << 39) | (r << 30) | (r << 21) | (i4 << 12) | (i3 * 8)),
+        canonical((r << 39) | (r << 30) | (i4 << 21) | (i3 << 12) | (i2 * 8)),
+        canonical((r << 39) | (i4 << 30) | (i3 << 21) | (i2 << 12) | (i1 * 8)),
+    ]
+}
+
+/// Translates `virt` by reading entries with `read` (given the virtual addresses from
+/// [`recursive_entry_addresses`]).
+pub fn recursive_translate(index: u16, virt: u64, mut read: impl FnMut(u64) -> u64) -> Option<u64> {
+    let addresses = recursive_entry_addresses(index, virt);
+    for (level, &entry_addr) in addresses.iter().enumerate() {
+        let entry = read(entry_addr);
+        if entry & PRESENT == 0 {
+            return None;
+        }
+        let page_size = match level {
+            1 => GIANT_PAGE_SIZE,
+            2 => HUGE_PAGE_SIZE,
+            3 => PAGE_SIZE,
+            _ => 0,
+        };
+        if level == 3 || (page_size != 0 && entry & HUGE != 0) {
+            let base = entry & ADDRESS_MASK & !(page_size - 1);
+            return Some(base + (virt & (page_size - 1)));
+        }
+    }
+    None
 }
 
 impl PageTables {
@@ -126,9 +248,25 @@ impl PageTables {
     /// memory that nothing else uses and that is readable and writable at
     /// `phys + phys_offset` for as long as these tables live.
     pub unsafe fn new(frames: &mut impl TableFrames, phys_offset: u64) -> Result<Self, MapError> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::with_pool(frames, phys_offset, None) }
+    }
+
+    /// Like [`PageTables::new`], but table frames that belong to `pool` are reached at the
+    /// pool's virtual addresses, now and for the life of the tables.
+    ///
+    /// # Safety
+    /// As for [`PageTables::new`] for frames outside the pool; the pool's contract
+    /// ([`FramePool::new`]) for frames in it.
+    pub unsafe fn with_pool(
+        frames: &mut impl TableFrames,
+        phys_offset: u64,
+        pool: Option<FramePoolView>,
+    ) -> Result<Self, MapError> {
         let mut tables = Self {
             root: 0,
             phys_offset,
+            pool,
         };
         // SAFETY: the caller's contract covers the frames this allocates.
         tables.root = unsafe { tables.new_table(frames)? };
@@ -144,6 +282,7 @@ impl PageTables {
         Self {
             root: root & ADDRESS_MASK,
             phys_offset,
+            pool: None,
         }
     }
 
@@ -333,7 +472,11 @@ impl PageTables {
     /// # Safety
     /// `table` must be a table frame reachable through the direct map.
     unsafe fn entry_ptr(&self, table: u64, index: usize) -> *mut u64 {
-        ((table + self.phys_offset) as *mut u64).wrapping_add(index)
+        let virt = match self.pool.as_ref().and_then(|pool| pool.virt_of(table)) {
+            Some(virt) => virt,
+            None => table + self.phys_offset,
+        };
+        (virt as *mut u64).wrapping_add(index)
     }
 }
 
@@ -462,6 +605,73 @@ mod tests {
         }
         let t = pt.translate(0x4012_3456).unwrap();
         assert_eq!((t.phys, t.page_size), (0x8012_3456, GIANT_PAGE_SIZE));
+    }
+
+    #[test]
+    fn tables_built_in_a_pool_live_at_the_pool_addresses() {
+        // The pool's "physical" frames (0x7000_0000...) are not in any direct map.
+        let mut storage = vec![[0u64; ENTRIES]; 8];
+        let phys: Vec<u64> = (0..8).map(|i| 0x7000_0000 + i * PAGE_SIZE).collect();
+        let base = storage.as_mut_ptr() as u64;
+        // SAFETY: `storage` outlives the tables and is used by nothing else.
+        let mut pool = unsafe { FramePool::new(base, &phys) };
+        let view = pool.view();
+        // SAFETY: only pool frames are used (no fallback), all reachable through the pool.
+        let mut pt = unsafe { PageTables::with_pool(&mut pool, u64::MAX / 2, Some(view)).unwrap() };
+        // SAFETY: as above.
+        unsafe {
+            pt.map(&mut pool, 0x20_0000, 0x9000_0000, 0x3000, Access::TEXT)
+                .unwrap()
+        };
+        assert_eq!(pt.root(), 0x7000_0000);
+        assert_eq!(pool.remaining(), 4); // root, PDPT, PD, PT
+        assert_eq!(pt.translate(0x20_1010).unwrap().phys, 0x9000_1010);
+        // SAFETY: as above.
+        let more = unsafe { pt.map(&mut pool, 0x8000_0000_0000, 0, PAGE_SIZE, Access::DATA) };
+        assert!(more.is_ok());
+        assert_eq!(pool.remaining(), 1);
+        // SAFETY: as above.
+        let full = unsafe { pt.map(&mut pool, 0x9000_0000_0000, 0, PAGE_SIZE, Access::DATA) };
+        assert_eq!(full, Err(MapError::OutOfFrames));
+        drop(storage);
+    }
+
+    #[test]
+    fn recursive_addresses() {
+        // Slot 510: the PML4 itself is at 0xffff_ff7f_bfdf_e000.
+        let [pml4e, pdpte, pde, pte] = recursive_entry_addresses(510, 0x20_1000);
+        assert_eq!(pml4e, 0xffff_ff7f_bfdf_e000);
+        assert_eq!(pdpte, 0xffff_ff7f_bfc0_0000);
+        assert_eq!(pde, 0xffff_ff7f_8000_0000 + 8);
+        assert_eq!(pte, 0xffff_ff00_0000_0000 + (1 << 12) + 8);
+    }
+
+    #[test]
+    fn recursive_translate_walks_and_stops() {
+        let virt = 0x20_1234u64;
+        let [a4, a3, a2, a1] = recursive_entry_addresses(510, virt);
+        let read = |huge_at_pd: bool| {
+            move |addr: u64| match addr {
+                a if a == a4 => 0x1000 | PRESENT,
+                a if a == a3 => 0x2000 | PRESENT,
+                a if a == a2 && huge_at_pd => 0x4000_0000 | PRESENT | HUGE,
+                a if a == a2 => 0x3000 | PRESENT,
+                a if a == a1 => 0x5555_5000 | PRESENT,
+                _ => 0,
+            }
+        };
+        assert_eq!(
+            recursive_translate(510, virt, read(false)),
+            Some(0x5555_5234)
+        );
+        assert_eq!(
+            recursive_translate(510, virt, read(true)),
+            Some(0x4000_1234)
+        );
+        assert_eq!(
+            recursive_translate(510, 0x4000_0000_0000, read(false)),
+            None
+        );
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! `bootloader_api` entry: the kernel inside a BIOS or UEFI disk image built by `boot/`.
 //!
-//! The loader maps the kernel at its link address (on frames of its choosing), all
-//! physical memory at [`DIRECT_MAP_OFFSET`], and its own stack, boot info and ramdisk
-//! high up. This entry translates the loader's boot info into the kernel's [`BootInfo`],
+//! The loader maps the kernel at its link address (on frames of its choosing), its page
+//! tables recursively, and its own stack, boot info and ramdisk high up. This entry translates the loader's boot info into the kernel's [`BootInfo`],
 //! takes the command line from fw_cfg (run time) or the ramdisk (built in), moves to the
 //! kernel's own boot stack (the loader's is not in the kernel's page tables) and joins
 //! the common start code, exactly as the PVH entry does.
@@ -13,7 +12,7 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::info::MemoryRegionKind;
 use spin::Once;
 
-/// Where the loader maps all physical memory; the kernel keeps its direct map here too.
+/// Where the kernel keeps its direct map of RAM on this path.
 pub(crate) const DIRECT_MAP_OFFSET: u64 = 0xffff_8000_0000_0000;
 /// Where the loader puts the mappings it chooses (stack, boot info, ramdisk).
 const LOADER_MAPPINGS: u64 = 0xffff_c000_0000_0000;
@@ -24,7 +23,10 @@ const EFI_ACPI_RECLAIM: u32 = 9;
 
 const LOADER_CONFIG: BootloaderConfig = {
     let mut config = BootloaderConfig::new_default();
-    config.mappings.physical_memory = Some(Mapping::FixedAddress(DIRECT_MAP_OFFSET));
+    // No map of all physical memory (it took the loader ~130 ms under TCG): the kernel
+    // reads the loader's tables through a recursive slot and builds its own in frames
+    // inside its image.
+    config.mappings.page_table_recursive = Some(Mapping::Dynamic);
     config.mappings.dynamic_range_start = Some(LOADER_MAPPINGS);
     config.kernel_stack_size = 64 * 1024;
     config
@@ -65,10 +67,10 @@ fn translate(
         };
         info.push_region(region.start, region.end, kind);
     }
-    let error = match loader.physical_memory_offset.into_option() {
-        Some(DIRECT_MAP_OFFSET) => None,
-        Some(_) => Some("the loader mapped physical memory at an unexpected offset"),
-        None => Some("the loader did not map physical memory"),
+    info.recursive_index = loader.recursive_index.into_option();
+    let error = match info.recursive_index {
+        Some(_) => None,
+        None => Some("the loader did not map its page tables recursively"),
     };
     info.phys_offset = DIRECT_MAP_OFFSET;
 

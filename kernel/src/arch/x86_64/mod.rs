@@ -13,7 +13,7 @@ mod trap;
 pub(crate) use apic::{arm_timer, ensure_timer};
 pub(crate) use clock::calibrate_tsc;
 pub(crate) use cpu::{
-    debug_exit, flush_page, halt_forever, load_page_tables, page_table_root, rdtsc, run_on_stack,
+    debug_exit, halt_forever, load_page_tables, page_table_root, rdtsc, run_on_stack,
     wait_for_interrupt,
 };
 pub(crate) use trap::{init as init_traps, static_stack_guards};
