@@ -194,10 +194,10 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
         accel = Accel::Tcg;
     }
     if accel == Accel::Kvm && format == Format::Bios && qemu::kvm_is_pvm() && !explicit_accel {
-        // kvm_pvm emulates real mode instruction by instruction: a BIOS boot takes minutes.
+        // kvm_pvm emulates real mode instruction by instruction: ~11 s against ~0.9 s.
         eprintln!(
-            "qemu-run: BIOS boots take over a minute under kvm_pvm here; using TCG \
-             (--accel kvm to insist)"
+            "qemu-run: BIOS boots take about 11 s under kvm_pvm here (0.9 s under TCG); \
+             using TCG (--accel kvm to insist)"
         );
         accel = Accel::Tcg;
     }
