@@ -20,6 +20,7 @@ pub mod cmdline;
 pub mod exit_status;
 pub mod logfilter;
 pub mod mm;
+pub mod sched;
 pub mod symbols;
 
 #[cfg(target_os = "none")]

@@ -24,7 +24,7 @@ fn panic(info: &PanicInfo<'_>) -> ! {
             heap.used, heap.size
         );
     }
-    let _ = write!(out, "panic in task 'main'");
+    let _ = write!(out, "panic in task '{}'", crate::sched::current_name());
     if let Some(location) = info.location() {
         let _ = write!(
             out,

@@ -119,6 +119,7 @@ unsafe extern "Rust" {
 
 extern "C" fn enter_app() -> ! {
     time::mark_main_entered();
+    crate::sched::init();
     time::log_boot_timeline();
     log::info!("entering app main after {:?}", time::boot_to_main());
     // SAFETY: `libos::main!` defines this symbol with exactly this signature; an image

@@ -109,12 +109,28 @@ pub(crate) fn mark_main_entered() {
     MAIN_ENTERED_TSC.store(crate::arch::rdtsc(), Ordering::Relaxed);
 }
 
-/// Waits, halted, until [`since_boot`] reaches `deadline`.
+/// Nanoseconds since the kernel's first instruction.
+pub fn since_boot_ns() -> u64 {
+    let ticks = crate::arch::rdtsc().saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
+    ticks_to_ns(ticks)
+}
+
+/// The TSC value at `ns` since boot (for the timer).
+pub(crate) fn deadline_tsc(ns: u64) -> u64 {
+    ENTRY_TSC
+        .load(Ordering::Relaxed)
+        .saturating_add(ns_to_ticks(ns))
+}
+
+/// Waits until [`since_boot`] reaches `deadline`: other tasks run meanwhile, and the CPU
+/// halts when none can.
 pub fn sleep_until(deadline: Duration) {
     let deadline_ns = u64::try_from(deadline.as_nanos()).unwrap_or(u64::MAX);
-    let deadline_tsc = ENTRY_TSC
-        .load(Ordering::Relaxed)
-        .saturating_add(ns_to_ticks(deadline_ns));
+    if crate::sched::is_running() {
+        crate::sched::sleep_until_ns(deadline_ns);
+        return;
+    }
+    let deadline_tsc = deadline_tsc(deadline_ns);
     crate::arch::ensure_timer();
     while crate::arch::rdtsc() < deadline_tsc {
         crate::arch::arm_timer(deadline_tsc);

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Modules: [`io`] (print macros), [`env`] (arguments), [`process`] (exit, statuses),
-//! [`time`] (`Instant`, `Duration`, `sleep`), [`prelude`] (heap types from `alloc`).
+//! [`thread`] (cooperative threads), [`time`] (`Instant`, `Duration`, `sleep`),
+//! [`prelude`] (heap types from `alloc`).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub extern crate alloc;
 pub mod env;
 pub mod io;
 pub mod process;
+pub mod thread;
 pub mod time;
 
 /// Heap types and macros an app usually wants, as `std`'s prelude would give them.

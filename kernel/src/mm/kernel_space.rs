@@ -327,8 +327,8 @@ pub(crate) fn init(
                 .unmap_page(&mut table_frames, guard_start)
                 .map_err(|e| exhausted(e.into()))?
         };
-        stack::register(GuardInfo {
-            name,
+        stack::register_boot(GuardInfo {
+            name: stack::StackName::new(name),
             guard_start,
             top,
         });
@@ -382,6 +382,100 @@ pub(crate) fn init(
     };
     *SPACE.lock() = Some(space);
     Ok(layout)
+}
+
+/// A task's stack: a page-aligned heap block whose first page is the unmapped guard.
+#[derive(Debug)]
+pub struct TaskStack {
+    pub guard: u64,
+    pub top: u64,
+    /// Physical frame behind the guard page, to map it back before freeing.
+    guard_phys: u64,
+    layout: core::alloc::Layout,
+}
+
+/// Allocates a stack of `size` bytes (rounded up to pages) from the heap, with an unmapped
+/// guard page below it, registered under `name` for stack-overflow reports. Stacks come
+/// from the heap so that the heap's size (nearly all memory by default) never starves
+/// threads of stacks.
+pub(crate) fn allocate_stack(name: &str, size: u64) -> Result<TaskStack, MemError> {
+    let bytes = size
+        .div_ceil(PAGE_SIZE)
+        .max(1)
+        .saturating_add(1)
+        .saturating_mul(PAGE_SIZE);
+    let oom = MemError::OutOfMemory {
+        what: "a stack",
+        bytes,
+    };
+    let layout = core::alloc::Layout::from_size_align(bytes as usize, PAGE_SIZE as usize)
+        .map_err(|_| oom)?;
+    // SAFETY: the layout has a non-zero size.
+    let block = unsafe { alloc::alloc::alloc(layout) };
+    if block.is_null() {
+        return Err(oom);
+    }
+    let guard_virt = block as u64;
+    let mut space_guard = SPACE.lock();
+    let space = space_guard.as_mut().ok_or(MemError::NotReady)?;
+    let KernelSpace { frames, tables, .. } = space;
+    let guard_phys = tables.translate(guard_virt).map(|t| t.phys);
+    // SAFETY: the guard page belongs to the block just allocated; nothing uses it, and it is
+    // mapped back before the block is freed.
+    let unmapped = guard_phys.is_some() && unsafe { tables.unmap_page(frames, guard_virt) }.is_ok();
+    drop(space_guard);
+    let (true, Some(guard_phys)) = (unmapped, guard_phys) else {
+        // SAFETY: allocated above with this layout and not handed out.
+        unsafe { alloc::alloc::dealloc(block, layout) };
+        return Err(oom);
+    };
+    crate::arch::flush_page(guard_virt);
+    let top = guard_virt + bytes;
+    stack::register_task(GuardInfo {
+        name: stack::StackName::new(name),
+        guard_start: guard_virt,
+        top,
+    });
+    Ok(TaskStack {
+        guard: guard_virt,
+        top,
+        guard_phys,
+        layout,
+    })
+}
+
+/// Returns a stack to the heap, mapping its guard page back first.
+///
+/// # Safety
+/// Nothing may run on, or point into, the stack any more.
+pub(crate) unsafe fn free_stack(stack: TaskStack) {
+    stack::unregister_task(stack.guard);
+    let remapped = match SPACE.lock().as_mut() {
+        Some(KernelSpace { frames, tables, .. }) => {
+            // SAFETY: restores the direct-map entry of the guard page, which is ours.
+            unsafe {
+                tables.map(
+                    frames,
+                    stack.guard,
+                    stack.guard_phys,
+                    PAGE_SIZE,
+                    Access::DATA,
+                )
+            }
+            .is_ok()
+        }
+        None => false,
+    };
+    if remapped {
+        // SAFETY: the block came from `alloc` with this layout in `allocate_stack`, and the
+        // caller guarantees nothing uses it.
+        unsafe { alloc::alloc::dealloc(stack.guard as *mut u8, stack.layout) };
+    } else {
+        log::warn!(
+            "stack at {:#x}: cannot map its guard page back; it leaks",
+            stack.guard
+        );
+    }
 }
 
 /// Maps `len` bytes of device memory at `phys` uncached; returns the virtual address.

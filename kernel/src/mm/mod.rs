@@ -19,5 +19,6 @@ pub use heap::stats as heap_stats;
 pub(crate) use heap::take_failure as take_alloc_failure;
 #[cfg(target_os = "none")]
 pub(crate) use kernel_space::{
-    MIN_HEAP, MIN_STACK, MemError, init, map_device, set_boot_view, virt_to_phys,
+    MIN_HEAP, MIN_STACK, MemError, TaskStack, allocate_stack, free_stack, init, map_device,
+    set_boot_view, virt_to_phys,
 };

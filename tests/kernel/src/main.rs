@@ -6,10 +6,14 @@
 #![no_std]
 #![no_main]
 
+use alloc::sync::Arc;
 use core::hint::black_box;
 use core::time::Duration;
 use libos::prelude::*;
-use libos::{env, println, process, time};
+use libos::{env, println, process, thread, time};
+use spin::Mutex;
+
+extern crate alloc;
 
 libos::main!(main);
 
@@ -60,6 +64,83 @@ fn main() -> Result<(), String> {
             println!("heap ok, sum {}", big.iter().sum::<u64>());
         }
         "costs" => measure_costs(),
+        "threads" => {
+            let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    thread::Builder::new()
+                        .name(format!("t{i}"))
+                        .stack_size(16 * 1024)
+                        .spawn(move || i * 2)
+                        .map_err(|e| format!("spawn {i}: {e}"))
+                })
+                .collect::<Result<_, _>>()?;
+            let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+            println!("joined {n} threads, sum {sum}");
+        }
+        "pingpong" => {
+            let rounds: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let spawn_player = |who: char| {
+                let log = log.clone();
+                thread::spawn(move || {
+                    for _ in 0..rounds {
+                        log.lock().push(who);
+                        thread::yield_now();
+                    }
+                })
+            };
+            let (a, b) = (spawn_player('a'), spawn_player('b'));
+            a.join().unwrap();
+            b.join().unwrap();
+            let log = log.lock();
+            let alternating = log.chunks(2).all(|pair| pair == ['a', 'b']);
+            println!("pingpong {} moves, alternating {alternating}", log.len());
+        }
+        "sleep-order" => {
+            let woke = Arc::new(Mutex::new(Vec::new()));
+            let handles: Vec<_> = [50u64, 10, 40, 20, 30]
+                .into_iter()
+                .map(|ms| {
+                    let woke = woke.clone();
+                    thread::spawn(move || {
+                        thread::sleep(Duration::from_millis(ms));
+                        woke.lock().push(ms);
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap();
+            }
+            println!("woke in order {:?}", woke.lock());
+        }
+        "deadlock" => {
+            let waiter = thread::Builder::new()
+                .name(String::from("waiter"))
+                .spawn(thread::park)
+                .map_err(|e| e.to_string())?;
+            waiter.join().unwrap();
+        }
+        "thread-overflow" => {
+            let deep = thread::Builder::new()
+                .name(String::from("deep"))
+                .spawn(|| recurse(0))
+                .map_err(|e| e.to_string())?;
+            println!("result {}", deep.join().unwrap());
+        }
+        "thread-panic" => {
+            let worker = thread::Builder::new()
+                .name(String::from("worker"))
+                .spawn(|| {
+                    if black_box(true) {
+                        panic!("worker gave up");
+                    }
+                    0u32
+                })
+                .map_err(|e| e.to_string())?;
+            worker.join().unwrap();
+        }
+        "sched-bench" => sched_bench(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000)),
         "write-text" => {
             let target = main as *const () as *mut u8;
             // SAFETY: deliberately unsound: code is mapped read-only and must fault.
@@ -184,4 +265,41 @@ fn fault_with_known_registers() -> ! {
             options(noreturn)
         )
     }
+}
+
+/// Scheduler costs, in ns per operation (median of 5 batches): yield round trip between
+/// two threads, spawn+join of a thread with a 16 KiB stack.
+fn sched_bench(n: u32) {
+    fn median(mut v: Vec<u64>) -> u64 {
+        v.sort_unstable();
+        v[v.len() / 2]
+    }
+    let mut yields = Vec::new();
+    let mut spawns = Vec::new();
+    for _ in 0..5 {
+        let start = time::Instant::now();
+        let other = thread::spawn(move || {
+            for _ in 0..n {
+                thread::yield_now();
+            }
+        });
+        for _ in 0..n {
+            thread::yield_now();
+        }
+        other.join().unwrap();
+        // Each round trip is two switches: here -> other -> here.
+        yields.push(start.elapsed().as_nanos() as u64 / u64::from(n));
+
+        let start = time::Instant::now();
+        for _ in 0..n / 10 {
+            let h = thread::Builder::new()
+                .stack_size(16 * 1024)
+                .spawn(|| 1u32)
+                .unwrap();
+            black_box(h.join().unwrap());
+        }
+        spawns.push(start.elapsed().as_nanos() as u64 / u64::from(n / 10));
+    }
+    println!("sched yield-round-trip {} ns", median(yields));
+    println!("sched spawn-join {} ns", median(spawns));
 }

@@ -88,6 +88,12 @@ pub(crate) unsafe fn outw(port: u16, value: u16) {
     unsafe { Port::new(port).write(value) }
 }
 
+/// Drops the TLB entry for the page holding `addr`.
+pub(crate) fn flush_page(addr: u64) {
+    // SAFETY: INVLPG only invalidates a cached translation.
+    unsafe { asm!("invlpg [{}]", in(reg) addr, options(nostack, preserves_flags)) };
+}
+
 /// Reads CR2, the address of the last page fault.
 pub(crate) fn cr2() -> u64 {
     let value: u64;
