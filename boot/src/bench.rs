@@ -28,6 +28,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
             "boot" => which = Some("boot"),
             "--slow" => slow = true, // full run count for slow rows too
             "clock" => which = Some("clock"),
+            "sched" => which = Some("sched"),
             other => {
                 return Err(BenchError::Usage(format!(
                     "unknown benchmark or option {other}"
@@ -38,8 +39,9 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
     match which {
         Some("boot") => boot(runs, slow).map_err(BenchError::Failed),
         Some("clock") => clock().map_err(BenchError::Failed),
+        Some("sched") => sched().map_err(BenchError::Failed),
         _ => Err(BenchError::Usage(
-            "expected a benchmark: boot or clock".into(),
+            "expected a benchmark: boot, clock or sched".into(),
         )),
     }
 }
@@ -257,4 +259,122 @@ fn clock() -> Result<u8, Failure> {
         );
     }
     Ok(0)
+}
+
+/// Scheduler operations in the guest (testkernel `sched-bench`) beside the same operations
+/// with std threads on this host, in one run.
+fn sched() -> Result<u8, Failure> {
+    const N: u32 = 10_000;
+    let host = host_thread_costs(N);
+    let kernel = image::build("testkernel", Profile::Release).map_err(|e| e.to_string())?;
+    let mut rows: Vec<(Accel, Vec<(String, u64)>)> = Vec::new();
+    for accel in accelerators() {
+        // kvm_pvm emulates every instruction: fewer iterations keep the run short.
+        let n = if accel == Accel::Kvm && qemu::kvm_is_pvm() {
+            N / 20
+        } else {
+            N
+        };
+        let out = run_ok(
+            &kernel.path,
+            accel,
+            Format::Pvh,
+            &["sched-bench", &n.to_string()],
+        )?;
+        let values = out
+            .console
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("sched ")?.strip_suffix(" ns")?;
+                let (name, ns) = rest.split_once(' ')?;
+                Some((name.to_string(), ns.parse().ok()?))
+            })
+            .collect();
+        rows.push((accel, values));
+    }
+    println!("sched benchmark: ns per operation, median of 5 batches; host = std threads on Linux");
+    print!("{:<20} {:>10}", "operation", "host std");
+    for (accel, _) in &rows {
+        print!(
+            " {:>12} {:>9}",
+            format!("{} guest", accel.name()),
+            "speedup"
+        );
+    }
+    println!();
+    for (name, host_ns) in &host {
+        print!("{name:<20} {host_ns:>10}");
+        for (_, values) in &rows {
+            match values.iter().find(|(n, _)| n == name) {
+                Some((_, ns)) => {
+                    print!(" {ns:>12} {:>8.1}x", *host_ns as f64 / (*ns).max(1) as f64)
+                }
+                None => print!(" {:>12} {:>9}", "-", "-"),
+            }
+        }
+        println!();
+    }
+    Ok(0)
+}
+
+/// The host baseline: std::thread and std::sync on Linux.
+fn host_thread_costs(n: u32) -> Vec<(String, u64)> {
+    use std::sync::mpsc;
+    use std::time::Instant;
+    let per_op = |n: u32, f: &mut dyn FnMut()| {
+        let mut samples: Vec<u64> = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_nanos() as u64 / u64::from(n)
+            })
+            .collect();
+        samples.sort_unstable();
+        samples[2]
+    };
+    let yield_ns = per_op(n, &mut || {
+        // Two threads yielding to each other, as in the guest.
+        let other = std::thread::spawn(move || {
+            for _ in 0..n {
+                std::thread::yield_now();
+            }
+        });
+        for _ in 0..n {
+            std::thread::yield_now();
+        }
+        other.join().expect("thread");
+    });
+    let spawn_ns = per_op(n / 10, &mut || {
+        for _ in 0..n / 10 {
+            std::hint::black_box(std::thread::spawn(|| 1u32).join().expect("thread"));
+        }
+    });
+    let channel_ns = per_op(n, &mut || {
+        let (to_pong, from_ping) = mpsc::channel::<u32>();
+        let (to_ping, from_pong) = mpsc::channel::<u32>();
+        let pong = std::thread::spawn(move || {
+            for value in from_ping.iter() {
+                to_ping.send(value).expect("send");
+            }
+        });
+        for i in 0..n {
+            to_pong.send(i).expect("send");
+            std::hint::black_box(from_pong.recv().expect("recv"));
+        }
+        drop(to_pong);
+        pong.join().expect("thread");
+    });
+    let mutex_ns = per_op(n, &mut || {
+        let mutex = std::sync::Mutex::new(0u32);
+        for _ in 0..n {
+            *mutex.lock().expect("lock") += 1;
+        }
+        std::hint::black_box(*mutex.lock().expect("lock"));
+    });
+    vec![
+        ("yield-round-trip".to_string(), yield_ns),
+        ("spawn-join".to_string(), spawn_ns),
+        ("channel-round-trip".to_string(), channel_ns),
+        ("mutex-lock-unlock".to_string(), mutex_ns),
+    ]
 }

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Modules: [`io`] (print macros), [`env`] (arguments), [`process`] (exit, statuses),
-//! [`thread`] (cooperative threads), [`time`] (`Instant`, `Duration`, `sleep`),
+//! [`thread`] (cooperative threads), [`sync`] (locks, condition variables, channels), [`time`] (`Instant`, `Duration`, `sleep`),
 //! [`prelude`] (heap types from `alloc`).
 
 #![no_std]
@@ -25,6 +25,7 @@ pub extern crate alloc;
 pub mod env;
 pub mod io;
 pub mod process;
+pub mod sync;
 pub mod thread;
 pub mod time;
 

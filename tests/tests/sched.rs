@@ -50,3 +50,26 @@ fn panic_in_a_thread_names_it() {
     assert_console(&out, "panic in task 'worker' at tests/kernel/src/main.rs:");
     assert_console(&out, "worker gave up");
 }
+
+#[test]
+fn mutex_counter_with_yields_inside_is_exact() {
+    let out = Run::new("testkernel").args(&["mutex-counter"]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "counter 1000");
+}
+
+#[test]
+fn channel_ping_pong() {
+    let out = Run::new("testkernel")
+        .args(&["channel-pingpong", "1000"])
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, "channel pingpong 1000 rounds, value 1000");
+}
+
+#[test]
+fn condvar_wakes_the_waiter() {
+    let out = Run::new("testkernel").args(&["condvar"]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "condvar sum 15");
+}

@@ -72,6 +72,9 @@ struct Scheduler {
 }
 
 static SCHED: Mutex<Option<Scheduler>> = Mutex::new(None);
+/// Set while `zombie_stacks` or `zombie_tasks` hold something, so that most switches skip
+/// the clean-up.
+static ZOMBIES: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// The main task's id.
 pub const MAIN: TaskId = TaskId(1);
@@ -91,6 +94,9 @@ impl Scheduler {
     }
 
     fn fire_timers(&mut self) {
+        if self.timers.is_empty() {
+            return;
+        }
         let now = crate::time::since_boot_ns();
         while let Some(timer) = self.timers.pop_due(now) {
             let live = self
@@ -230,6 +236,7 @@ fn schedule() {
                 if detached {
                     s.zombie_tasks.push(from);
                 }
+                ZOMBIES.store(true, core::sync::atomic::Ordering::Relaxed);
             }
             // The Box keeps the task's address stable while it is switched out.
             let save = &mut s.task(from).rsp as *mut u64;
@@ -259,6 +266,9 @@ fn schedule() {
 
 /// Housekeeping of the task that just got the CPU: free what finished tasks left.
 fn after_switch() {
+    if !ZOMBIES.swap(false, core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let (stacks, tasks) = {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("scheduler running");

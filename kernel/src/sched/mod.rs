@@ -14,6 +14,11 @@ pub mod queue;
 
 #[cfg(target_os = "none")]
 mod core_impl;
+#[cfg(target_os = "none")]
+mod waitq;
+
+#[cfg(target_os = "none")]
+pub use waitq::{WaitQueue, task_waker};
 
 pub use queue::{Class, TaskId};
 

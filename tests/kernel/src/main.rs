@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use core::hint::black_box;
 use core::time::Duration;
 use libos::prelude::*;
-use libos::{env, println, process, thread, time};
+use libos::{env, println, process, sync, thread, time};
 use spin::Mutex;
 
 extern crate alloc;
@@ -139,6 +139,63 @@ fn main() -> Result<(), String> {
                 })
                 .map_err(|e| e.to_string())?;
             worker.join().unwrap();
+        }
+        "mutex-counter" => {
+            let counter = Arc::new(sync::Mutex::new(0u64));
+            let handles: Vec<_> = (0..10)
+                .map(|_| {
+                    let counter = counter.clone();
+                    thread::spawn(move || {
+                        for _ in 0..100 {
+                            let mut value = counter.lock().unwrap();
+                            let seen = *value;
+                            thread::yield_now(); // others run while the lock is held
+                            *value = seen + 1;
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap();
+            }
+            println!("counter {}", *counter.lock().unwrap());
+        }
+        "channel-pingpong" => {
+            let rounds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            let (to_pong, from_ping) = sync::mpsc::channel::<u64>();
+            let (to_ping, from_pong) = sync::mpsc::sync_channel::<u64>(1);
+            let pong = thread::spawn(move || {
+                for value in from_ping.iter() {
+                    to_ping.send(value + 1).unwrap();
+                }
+            });
+            let mut value = 0;
+            for _ in 0..rounds {
+                to_pong.send(value).unwrap();
+                value = from_pong.recv().unwrap();
+            }
+            drop(to_pong);
+            pong.join().unwrap();
+            println!("channel pingpong {rounds} rounds, value {value}");
+        }
+        "condvar" => {
+            let state = Arc::new((sync::Mutex::new(Vec::new()), sync::Condvar::new()));
+            let consumer = {
+                let state = state.clone();
+                thread::spawn(move || {
+                    let (items, ready) = &*state;
+                    let items = ready
+                        .wait_while(items.lock().unwrap(), |v| v.len() < 5)
+                        .unwrap();
+                    items.iter().sum::<u32>()
+                })
+            };
+            for i in 1..=5 {
+                thread::sleep(Duration::from_millis(2));
+                state.0.lock().unwrap().push(i);
+                state.1.notify_one();
+            }
+            println!("condvar sum {}", consumer.join().unwrap());
         }
         "sched-bench" => sched_bench(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000)),
         "write-text" => {
@@ -300,6 +357,35 @@ fn sched_bench(n: u32) {
         }
         spawns.push(start.elapsed().as_nanos() as u64 / u64::from(n / 10));
     }
+    let mut pingpongs = Vec::new();
+    let mut locks = Vec::new();
+    for _ in 0..5 {
+        let (to_pong, from_ping) = sync::mpsc::channel::<u32>();
+        let (to_ping, from_pong) = sync::mpsc::channel::<u32>();
+        let pong = thread::spawn(move || {
+            for value in from_ping.iter() {
+                to_ping.send(value).unwrap();
+            }
+        });
+        let start = time::Instant::now();
+        for i in 0..n {
+            to_pong.send(i).unwrap();
+            black_box(from_pong.recv().unwrap());
+        }
+        pingpongs.push(start.elapsed().as_nanos() as u64 / u64::from(n));
+        drop(to_pong);
+        pong.join().unwrap();
+
+        let mutex = sync::Mutex::new(0u32);
+        let start = time::Instant::now();
+        for _ in 0..n {
+            *mutex.lock().unwrap() += 1;
+        }
+        black_box(*mutex.lock().unwrap());
+        locks.push(start.elapsed().as_nanos() as u64 / u64::from(n));
+    }
     println!("sched yield-round-trip {} ns", median(yields));
     println!("sched spawn-join {} ns", median(spawns));
+    println!("sched channel-round-trip {} ns", median(pingpongs));
+    println!("sched mutex-lock-unlock {} ns", median(locks));
 }

@@ -1,0 +1,88 @@
+//! Wait queues: where tasks block until another task (or, later, a device) wakes them;
+//! and wakers, so that `async` code can wake a task the same way.
+//!
+//! Single CPU and no preemption: between a task checking its condition and calling
+//! [`WaitQueue::wait`] nothing else runs, so no wake-up is lost. Interrupt handlers never
+//! use wait queues directly (they would only wake, which stays allowed later).
+
+use super::queue::TaskId;
+use alloc::collections::VecDeque;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{RawWaker, RawWakerVTable, Waker};
+use spin::Mutex;
+
+/// Tasks blocked on one condition, woken first-in first-out.
+#[derive(Debug, Default)]
+pub struct WaitQueue {
+    waiters: Mutex<VecDeque<TaskId>>,
+    /// Number of waiters, so that waking an empty queue (an uncontended unlock) costs
+    /// one load.
+    count: AtomicUsize,
+}
+
+impl WaitQueue {
+    pub const fn new() -> Self {
+        Self {
+            waiters: Mutex::new(VecDeque::new()),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// Blocks the current task until [`wake_one`](Self::wake_one) or
+    /// [`wake_all`](Self::wake_all) picks it; `what` names the wait in deadlock reports.
+    /// Callers re-check their condition afterwards.
+    pub fn wait(&self, what: &'static str) {
+        self.waiters.lock().push_back(super::current());
+        self.count.fetch_add(1, Ordering::Relaxed);
+        super::block_current(what);
+    }
+
+    /// Wakes the longest waiter; false if there was none.
+    pub fn wake_one(&self) -> bool {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let next = self.waiters.lock().pop_front();
+        match next {
+            Some(id) => {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                super::wake(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes every waiter.
+    pub fn wake_all(&self) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let waiters = core::mem::take(&mut *self.waiters.lock());
+        self.count.fetch_sub(waiters.len(), Ordering::Relaxed);
+        for id in waiters {
+            super::wake(id);
+        }
+    }
+
+    /// True if no task waits.
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// A [`Waker`] that makes task `id` ready (for futures polled by a task).
+pub fn task_waker(id: TaskId) -> Waker {
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+    fn wake(data: *const ()) {
+        super::wake(TaskId(data as usize as u64));
+    }
+    fn drop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+    let raw = RawWaker::new(id.0 as usize as *const (), &VTABLE);
+    // SAFETY: the vtable functions only reinterpret the data pointer as a task id; they
+    // never dereference it, and clone/drop have no resources to manage.
+    unsafe { Waker::from_raw(raw) }
+}
