@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// Kernel option names this kernel understands, for messages.
-pub const KNOWN_OPTIONS: &str = "log, heap, stack";
+pub const KNOWN_OPTIONS: &str = "log, heap, stack, watchdog";
 
 /// Words QEMU appends for each virtio-mmio device on microvm.
 const VIRTIO_MMIO_PREFIX: &str = "virtio_mmio.device=";
@@ -127,6 +127,8 @@ pub struct KernelOptions<'a> {
     pub heap: Option<u64>,
     /// `stack=SIZE`: the app's main stack.
     pub stack: Option<u64>,
+    /// `watchdog=MS`: warn about a task that runs this long without yielding (0: never).
+    pub watchdog_ms: Option<u64>,
     /// Count of `virtio_mmio.device=` words.
     pub virtio_mmio_devices: usize,
 }
@@ -173,6 +175,7 @@ impl<'a> CommandLine<'a> {
                 "log" => options.log = Some(need(value)?),
                 "heap" => options.heap = Some(parse_size(name, need(value)?)?),
                 "stack" => options.stack = Some(parse_size(name, need(value)?)?),
+                "watchdog" => options.watchdog_ms = Some(parse_millis(name, need(value)?)?),
                 _ => warn(word),
             }
         }
@@ -198,6 +201,20 @@ fn app_words(line: &str) -> impl Iterator<Item = RawWord<'_>> {
         .rposition(|w| !w.0.starts_with(VIRTIO_MMIO_PREFIX))
         .map_or(0, |i| i + 1);
     words.into_iter().take(keep)
+}
+
+/// Parses a whole number of milliseconds (`250`, `250ms`).
+pub fn parse_millis<'a>(option: &'a str, value: &'a str) -> Result<u64, CmdlineError<'a>> {
+    let bad = CmdlineError::BadValue {
+        option,
+        value,
+        expected: "milliseconds, like 100 or 100ms",
+    };
+    value
+        .strip_suffix("ms")
+        .unwrap_or(value)
+        .parse()
+        .map_err(|_| bad)
 }
 
 /// Parses `4096`, `64K`, `16M`, `1G` (binary units, optional `iB`/`B`).
@@ -294,6 +311,20 @@ mod tests {
         assert!(parse("stack=12X").0.is_err());
         assert!(parse("heap").0.is_err());
         assert!(parse("heap=99999999999999999999G").0.is_err());
+    }
+
+    #[test]
+    fn watchdog_milliseconds() {
+        assert_eq!(
+            parse("watchdog=250").0.unwrap().options.watchdog_ms,
+            Some(250)
+        );
+        assert_eq!(
+            parse("watchdog=0ms").0.unwrap().options.watchdog_ms,
+            Some(0)
+        );
+        assert!(parse("watchdog=soon").0.is_err());
+        assert!(parse("watchdog=-1").0.is_err());
     }
 
     #[test]

@@ -66,6 +66,11 @@ pub fn write_str(s: &str) {
     let _ = CONSOLE.lock().write_str(s);
 }
 
+/// The console if nobody holds it (for interrupt handlers, which must never wait).
+pub(crate) fn try_console() -> Option<impl Write> {
+    CONSOLE.try_lock().map(Emergency)
+}
+
 /// A console handle for fatal paths.
 pub(crate) struct Emergency(spin::MutexGuard<'static, Console>);
 

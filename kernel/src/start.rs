@@ -73,6 +73,11 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
         );
     }
 
+    crate::sched::watchdog::configure(
+        options
+            .watchdog_ms
+            .unwrap_or(crate::sched::watchdog::DEFAULT_LIMIT_MS),
+    );
     let stack = options.stack.unwrap_or(DEFAULT_MAIN_STACK);
     if let Some(heap) = options.heap.filter(|&h| h < mm::MIN_HEAP) {
         command_line_error(format_args!(

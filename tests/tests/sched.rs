@@ -73,3 +73,38 @@ fn condvar_wakes_the_waiter() {
     assert_status(&out, 0);
     assert_console(&out, "condvar sum 15");
 }
+
+#[test]
+fn watchdog_warns_once_about_a_busy_task() {
+    let out = Run::new("testkernel").args(&["busy", "300"]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "watchdog: task 'spinner' has run ");
+    assert_console(&out, "ms without yielding (limit 100 ms)");
+    assert_eq!(
+        out.console.matches("watchdog:").count(),
+        1,
+        "{}",
+        out.console
+    );
+    assert_console(&out, "busy done");
+}
+
+#[test]
+fn watchdog_limit_is_configurable_and_can_be_off() {
+    let out = Run::new("testkernel")
+        .args(&["busy", "150"])
+        .options("watchdog=0")
+        .go();
+    assert_status(&out, 0);
+    assert!(!out.console.contains("watchdog:"), "{}", out.console);
+    let out = Run::new("testkernel")
+        .args(&["busy", "150"])
+        .options("watchdog=500")
+        .go();
+    assert!(!out.console.contains("watchdog:"), "{}", out.console);
+    let out = Run::new("testkernel")
+        .args(&["busy", "150"])
+        .options("watchdog=soon")
+        .go();
+    assert_status(&out, 2);
+}

@@ -181,12 +181,18 @@ pub fn spawn(
         }),
     );
     s.run.push(id, class);
+    drop(guard);
+    super::watchdog::start();
     Ok(id)
 }
 
 /// Where every task starts, on its own stack.
 extern "C" fn task_start() -> ! {
     after_switch();
+    if super::watchdog::active() {
+        // `schedule` switched here with interrupts off; tasks run with them on.
+        crate::arch::enable_interrupts();
+    }
     let entry = {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("scheduler running");
@@ -218,6 +224,17 @@ pub fn exit_current() -> ! {
 /// Runs the next ready task (the current one must already be queued, blocked or
 /// finished). Halts while only timers are pending; ends the run on a deadlock.
 fn schedule() {
+    // With the watchdog on, tasks run with interrupts enabled; the scheduler itself runs
+    // with them off (so that checking for work and halting cannot race a wake-up).
+    let interrupts = super::watchdog::active();
+    if interrupts {
+        crate::arch::disable_interrupts();
+    }
+    let resume = || {
+        if interrupts {
+            crate::arch::enable_interrupts();
+        }
+    };
     loop {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("scheduler running");
@@ -226,6 +243,9 @@ fn schedule() {
             let from = s.current;
             if next == from {
                 s.task(from).state = State::Running;
+                drop(guard);
+                super::watchdog::switched_in(from);
+                resume();
                 return;
             }
             let leaving = s.task(from);
@@ -245,18 +265,26 @@ fn schedule() {
             arriving.state = State::Running;
             let to = arriving.rsp;
             drop(guard);
+            super::watchdog::switched_in(next);
             // SAFETY: `save` points into a boxed task that stays in the map until it is
             // joined or reaped, which only happens after this switch completed; `to` was
             // saved by `switch_stack` or made by `initial_stack` on a live stack.
             unsafe { crate::arch::switch_stack(save, to) };
             after_switch();
+            resume();
             return;
         }
         match s.timers.next_deadline() {
             Some(deadline) => {
                 drop(guard);
                 crate::arch::ensure_timer();
-                crate::arch::arm_timer(crate::time::deadline_tsc(deadline));
+                let deadline = crate::time::deadline_tsc(deadline);
+                if interrupts {
+                    super::watchdog::idle_until(deadline);
+                } else {
+                    crate::arch::arm_timer(deadline);
+                }
+                // Halts with interrupts on, returns with them off.
                 crate::arch::wait_for_interrupt();
             }
             None => report_deadlock(s),
@@ -446,6 +474,12 @@ pub fn name_of(id: TaskId) -> Option<String> {
         .tasks
         .get(&id)
         .map(|t| t.name.clone())
+}
+
+/// Task `id`'s name, without blocking or allocating (for interrupt context).
+pub(crate) fn name_without_waiting(id: TaskId) -> Option<StackName> {
+    let guard = SCHED.try_lock()?;
+    Some(StackName::new(&guard.as_ref()?.tasks.get(&id)?.name))
 }
 
 /// The running task's name, without blocking or allocating (for fatal reports).

@@ -16,6 +16,8 @@ pub mod queue;
 mod core_impl;
 #[cfg(target_os = "none")]
 mod waitq;
+#[cfg(target_os = "none")]
+pub mod watchdog;
 
 #[cfg(target_os = "none")]
 pub use waitq::{WaitQueue, task_waker};

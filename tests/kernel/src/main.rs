@@ -197,6 +197,23 @@ fn main() -> Result<(), String> {
             }
             println!("condvar sum {}", consumer.join().unwrap());
         }
+        "busy" => {
+            let ms: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300);
+            let spinner = thread::Builder::new()
+                .name(String::from("spinner"))
+                .spawn(move || {
+                    let start = time::Instant::now();
+                    let mut spins = 0u64;
+                    while start.elapsed() < Duration::from_millis(ms) {
+                        spins = black_box(spins + 1);
+                    }
+                    spins
+                })
+                .map_err(|e| e.to_string())?;
+            black_box(spinner.join().unwrap());
+            thread::sleep(Duration::from_millis(20));
+            println!("busy done");
+        }
         "sched-bench" => sched_bench(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000)),
         "write-text" => {
             let target = main as *const () as *mut u8;

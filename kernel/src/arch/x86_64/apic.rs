@@ -141,6 +141,7 @@ pub(crate) fn handle_interrupt(vector: u8) {
         TIMER_VECTOR => {
             TIMER_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
             write(REG_EOI, 0);
+            crate::sched::watchdog::on_timer_interrupt();
         }
         SPURIOUS_VECTOR => {}
         v => {

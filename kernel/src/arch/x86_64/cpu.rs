@@ -109,6 +109,19 @@ pub(crate) fn wait_for_interrupt() {
     unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
 }
 
+/// Enables interrupts.
+pub(crate) fn enable_interrupts() {
+    // SAFETY: handlers only acknowledge, record and (watchdog) try to print; they take no
+    // lock that interrupted code may hold.
+    unsafe { asm!("sti", options(nomem, nostack)) };
+}
+
+/// Disables interrupts.
+pub(crate) fn disable_interrupts() {
+    // SAFETY: only delays interrupts.
+    unsafe { asm!("cli", options(nomem, nostack)) };
+}
+
 /// Stops the CPU for good.
 pub(crate) fn halt_forever() -> ! {
     loop {

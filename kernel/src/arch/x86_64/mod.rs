@@ -14,8 +14,8 @@ mod trap;
 pub(crate) use apic::{arm_timer, ensure_timer};
 pub(crate) use clock::calibrate_tsc;
 pub(crate) use cpu::{
-    debug_exit, flush_page, halt_forever, load_page_tables, page_table_root, rdtsc, run_on_stack,
-    wait_for_interrupt,
+    debug_exit, disable_interrupts, enable_interrupts, flush_page, halt_forever, load_page_tables,
+    page_table_root, rdtsc, run_on_stack, wait_for_interrupt,
 };
 pub(crate) use switch::{initial_stack, switch_stack};
 pub(crate) use trap::{init as init_traps, static_stack_guards};
