@@ -12,7 +12,10 @@ use kernel::sched::WaitQueue;
 
 pub use alloc::sync::{Arc, Weak};
 
-/// A mutual-exclusion lock. Waiting tasks block (first come, first served).
+/// A mutual-exclusion lock. Waiting tasks block and are woken in arrival order when the
+/// lock is released; a task that releases and re-takes the lock before the woken one runs
+/// keeps it (no hand-off), so a thread that never blocks or yields between critical
+/// sections can starve others.
 #[derive(Debug, Default)]
 pub struct Mutex<T> {
     inner: spin::Mutex<T>,

@@ -108,3 +108,48 @@ fn watchdog_limit_is_configurable_and_can_be_off() {
         .go();
     assert_status(&out, 2);
 }
+
+#[test]
+fn joined_threads_give_their_stacks_back() {
+    let out = Run::new("testkernel")
+        .args(&["threads-sequential", "1000"])
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, "sequential 1000 threads, sum 499500");
+}
+
+#[test]
+fn detached_threads_run_and_semaphore_counts() {
+    let out = Run::new("testkernel").args(&["detached"]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "detached threads all ran; try_acquire now false");
+}
+
+#[test]
+fn channel_edges() {
+    let out = Run::new("testkernel").args(&["channels"]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "bounded: 2 queued before the consumer ran, 8 after");
+    assert_console(&out, "send after receiver drop: Err(\"lost\")");
+    assert_console(
+        &out,
+        "recv after senders dropped: Ok(7), then Err(RecvError)",
+    );
+}
+
+#[test]
+fn kvm_smoke_sleepers_with_the_watchdog_running() {
+    if !boot::qemu::kvm_usable() {
+        eprintln!("no usable /dev/kvm: KVM scheduler smoke test skipped");
+        return;
+    }
+    // Threads exist, so the watchdog runs: its tick shares the timer with the sleeps
+    // (TSC-deadline mode under KVM, one-shot under TCG).
+    let out = Run::new("testkernel")
+        .args(&["sleep-order"])
+        .accel(boot::qemu::Accel::Kvm)
+        .timeout(std::time::Duration::from_secs(120))
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, "woke in order [10, 20, 30, 40, 50]");
+}

@@ -417,7 +417,12 @@ pub(crate) fn allocate_stack(name: &str, size: u64) -> Result<TaskStack, MemErro
     }
     let guard_virt = block as u64;
     let mut space_guard = SPACE.lock();
-    let space = space_guard.as_mut().ok_or(MemError::NotReady)?;
+    let Some(space) = space_guard.as_mut() else {
+        drop(space_guard);
+        // SAFETY: allocated above with this layout and not handed out.
+        unsafe { alloc::alloc::dealloc(block, layout) };
+        return Err(MemError::NotReady);
+    };
     let KernelSpace { frames, tables, .. } = space;
     let guard_phys = tables.translate(guard_virt).map(|t| t.phys);
     // SAFETY: the guard page belongs to the block just allocated; nothing uses it, and it is

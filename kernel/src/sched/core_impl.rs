@@ -26,6 +26,8 @@ pub enum SchedError {
     NoSuchTask,
     /// A task tried to join itself.
     JoinSelf,
+    /// Another task is already joining this one.
+    AlreadyJoined,
 }
 
 /// What a task is doing.
@@ -348,10 +350,9 @@ pub fn yield_now() {
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
         let current = s.current;
-        let task = s.task(current);
-        task.state = State::Ready;
-        let class = task.class;
-        s.run.push(current, class);
+        s.task(current).state = State::Ready;
+        // Behind every ready task, whatever its class: yielding means "others first".
+        s.run.push(current, Class::Normal);
     }
     schedule();
 }
@@ -409,6 +410,9 @@ pub fn join(id: TaskId) -> Result<(), SchedError> {
                 s.tasks.remove(&id);
                 s.task(current).joining = None;
                 return Ok(());
+            }
+            if target.joiner.is_some_and(|joiner| joiner != current) {
+                return Err(SchedError::AlreadyJoined);
             }
             target.joiner = Some(current);
             let me = s.task(current);

@@ -2,8 +2,9 @@
 //! priority classes, deadline timers on the one-shot APIC timer, blocking and waking.
 //!
 //! One CPU, no preemption: a task runs until it yields, blocks, sleeps or ends. Interrupts
-//! are only enabled while the CPU halts with nothing to run, and handlers never touch the
-//! scheduler, so its lock is only ever taken by task code. When nothing can run and no
+//! are enabled while the CPU halts with nothing to run and, once the watchdog runs (from
+//! the first spawned thread on), while tasks run; the scheduler itself runs with them off.
+//! Handlers never block and never take the scheduler's lock (the watchdog only tries it). When nothing can run and no
 //! timer is pending, every task waits for something that can never happen: the run ends
 //! with `deadlock: ...` naming each task and what it waits for, and status 101.
 //!

@@ -32,9 +32,19 @@ impl WaitQueue {
     /// [`wake_all`](Self::wake_all) picks it; `what` names the wait in deadlock reports.
     /// Callers re-check their condition afterwards.
     pub fn wait(&self, what: &'static str) {
-        self.waiters.lock().push_back(super::current());
+        let me = super::current();
+        self.waiters.lock().push_back(me);
         self.count.fetch_add(1, Ordering::Relaxed);
         super::block_current(what);
+        // Woken from elsewhere (a waker, `wake`)? Then this queue still lists the task;
+        // drop that entry, or a later `wake_one` would be spent on it.
+        if self.count.load(Ordering::Relaxed) > 0 {
+            let mut waiters = self.waiters.lock();
+            if let Some(at) = waiters.iter().position(|&id| id == me) {
+                waiters.remove(at);
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Wakes the longest waiter; false if there was none.

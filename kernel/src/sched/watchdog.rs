@@ -40,7 +40,8 @@ pub(crate) fn start() {
     if limit_ms == 0 || ACTIVE.load(Ordering::Relaxed) {
         return;
     }
-    let limit = crate::time::deadline_tsc(limit_ms * 1_000_000) - crate::time::deadline_tsc(0);
+    let limit = crate::time::deadline_tsc(limit_ms.saturating_mul(1_000_000))
+        .saturating_sub(crate::time::deadline_tsc(0));
     LIMIT_TSC.store(limit, Ordering::Relaxed);
     crate::arch::ensure_timer();
     RUN_START.store(crate::arch::rdtsc(), Ordering::Relaxed);
@@ -85,6 +86,11 @@ pub(crate) fn on_timer_interrupt() {
         return;
     }
     let now = crate::arch::rdtsc();
+    // A passed idle deadline must not be armed again: in TSC-deadline mode a deadline in
+    // the past fires at once, and the handler would run forever.
+    if now >= IDLE_DEADLINE.load(Ordering::Relaxed) {
+        IDLE_DEADLINE.store(u64::MAX, Ordering::Relaxed);
+    }
     let limit = LIMIT_TSC.load(Ordering::Relaxed);
     if now >= NEXT_TICK.load(Ordering::Relaxed) {
         NEXT_TICK.store(now + (limit / 2).max(1), Ordering::Relaxed);

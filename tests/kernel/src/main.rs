@@ -197,6 +197,63 @@ fn main() -> Result<(), String> {
             }
             println!("condvar sum {}", consumer.join().unwrap());
         }
+        "threads-sequential" => {
+            // Default 64 KiB stacks, one at a time: 1000 of them only fit in a 64 MiB guest
+            // if every joined thread's stack is freed.
+            let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            let mut sum = 0;
+            for i in 0..n {
+                sum += thread::spawn(move || i).join().unwrap();
+            }
+            println!("sequential {n} threads, sum {sum}");
+        }
+        "detached" => {
+            let done = Arc::new(sync::Semaphore::new(0));
+            for _ in 0..100 {
+                let done = done.clone();
+                drop(thread::spawn(move || done.release())); // detached
+            }
+            for _ in 0..100 {
+                done.acquire();
+            }
+            println!(
+                "detached threads all ran; try_acquire now {}",
+                done.try_acquire()
+            );
+        }
+        "channels" => {
+            // A bounded channel blocks its sender while full.
+            let (tx, rx) = sync::mpsc::sync_channel::<u32>(2);
+            let producer = thread::spawn(move || {
+                for i in 0..10 {
+                    tx.send(i).unwrap();
+                }
+            });
+            thread::yield_now();
+            let queued_while_blocked = rx.try_recv().is_ok() as u32 + rx.try_recv().is_ok() as u32;
+            let rest: u32 = rx.iter().count() as u32;
+            producer.join().unwrap();
+            println!(
+                "bounded: {queued_while_blocked} queued before the consumer ran, {rest} after"
+            );
+            // Sending to a dropped receiver fails and returns the value.
+            let (tx, rx) = sync::mpsc::channel::<&str>();
+            drop(rx);
+            println!(
+                "send after receiver drop: {:?}",
+                tx.send("lost").map_err(|e| e.0)
+            );
+            // A receiver sees the end when every sender is gone.
+            let (tx, rx) = sync::mpsc::channel::<u8>();
+            let tx2 = tx.clone();
+            thread::spawn(move || tx2.send(7).unwrap()).join().unwrap();
+            drop(tx);
+            println!(
+                "recv after senders dropped: {:?}, then {:?}",
+                rx.recv(),
+                rx.recv()
+            );
+        }
         "busy" => {
             let ms: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300);
             let spinner = thread::Builder::new()

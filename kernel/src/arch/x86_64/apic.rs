@@ -145,8 +145,15 @@ pub(crate) fn handle_interrupt(vector: u8) {
         }
         SPURIOUS_VECTOR => {}
         v => {
-            log::warn!("unexpected interrupt vector {v:#x}; acknowledged and ignored");
             write(REG_EOI, 0);
+            // Interrupt context: never wait for the console a task may hold.
+            if let Some(mut console) = crate::console::try_console() {
+                use core::fmt::Write;
+                let _ = writeln!(
+                    console,
+                    "warning: unexpected interrupt vector {v:#x} ignored"
+                );
+            }
         }
     }
 }
