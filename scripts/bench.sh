@@ -6,5 +6,4 @@ cd "$(dirname "$0")/.."
 source scripts/lib/ensure-deps.sh
 ensure_rust
 ensure_qemu
-tool=$(host_tool)
-exec "$tool" bench "$@"
+exec_host_tool bench "$@"

@@ -9,5 +9,4 @@ cd "$(dirname "$0")/.."
 source scripts/lib/ensure-deps.sh
 ensure_rust
 ensure_qemu
-tool=$(host_tool)
-exec "$tool" run "$@"
+exec_host_tool run "$@"

@@ -72,11 +72,7 @@ fn cmd_image(args: &[String]) -> Result<u8, Failure> {
     let mut app = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
-        };
+        let mut value = |name: &str| take_value(&mut it, name);
         match arg.as_str() {
             "--debug" => profile = Profile::Debug,
             "--format" => format = parse_format(&value("--format")?)?,
@@ -106,6 +102,13 @@ fn cmd_image(args: &[String]) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// The value after option `name`.
+fn take_value(it: &mut std::slice::Iter<'_, String>, name: &str) -> Result<String, Failure> {
+    it.next()
+        .cloned()
+        .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
+}
+
 fn parse_format(value: &str) -> Result<Format, Failure> {
     Format::parse(value).ok_or_else(|| {
         Failure::Usage(format!(
@@ -127,11 +130,7 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
     let mut format = Format::Pvh;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
-        };
+        let mut value = |name: &str| take_value(&mut it, name);
         match arg.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");

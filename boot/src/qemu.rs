@@ -105,7 +105,7 @@ impl RunConfig {
 
     /// The QEMU command. PVH boots on microvm with no firmware; disk images boot on q35
     /// with SeaBIOS or OVMF and get the command line through fw_cfg.
-    pub fn qemu_command(&self) -> Command {
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
         match self.format {
             Format::Pvh => {
@@ -161,11 +161,6 @@ impl RunConfig {
             cmd.args(["-s", "-S"]);
         }
         cmd
-    }
-
-    /// The full command line, for `--verbose` and the tests.
-    pub fn command(&self) -> Command {
-        self.qemu_command()
     }
 
     /// Runs with the console passed through to this process's stdout.

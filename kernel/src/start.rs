@@ -6,14 +6,9 @@ use crate::exit_status;
 use crate::logfilter::LogFilter;
 use crate::time::Phase;
 use crate::{arch, console, klog, mm, runtime, time};
-use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Default size of the app's main stack.
 pub const DEFAULT_MAIN_STACK: u64 = 256 * 1024;
-
-/// The kernel command line, kept for the life of the kernel (options borrow from it).
-static CMDLINE: spin::Once<BootInfo> = spin::Once::new();
-static MAIN_STACK_TOP: AtomicU64 = AtomicU64::new(0);
 
 /// Prints `error: ...` and ends the run with status 2.
 fn command_line_error(args: core::fmt::Arguments<'_>) -> ! {
@@ -21,8 +16,9 @@ fn command_line_error(args: core::fmt::Arguments<'_>) -> ! {
     runtime::exit_now(exit_status::BAD_COMMAND_LINE)
 }
 
-/// Common start for every boot path. `boot_error` is a problem the entry code found.
-pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> ! {
+/// Common start for every boot path. `info` lives in the entry's own static (command-line
+/// options borrow from it); `boot_error` is a problem the entry code found.
+pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static str>) -> ! {
     time::init(info.entry_tsc);
     mm::set_boot_view(info);
     arch::init_traps();
@@ -31,7 +27,6 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
         console::write_fmt(format_args!("fatal: boot: {error}\n"));
         runtime::exit_now(exit_status::FATAL);
     }
-    let info: &'static BootInfo = CMDLINE.call_once(|| info.clone());
 
     if info.cmdline_truncated {
         command_line_error(format_args!(
@@ -112,7 +107,6 @@ pub(crate) fn kernel_main(info: &BootInfo, boot_error: Option<&'static str>) -> 
     );
 
     runtime::set_args(cmdline.app_args());
-    MAIN_STACK_TOP.store(layout.main_stack_top, Ordering::Relaxed);
     // SAFETY: the main stack was just allocated, mapped and is used by nothing else.
     unsafe { arch::run_on_stack(layout.main_stack_top, enter_app) }
 }

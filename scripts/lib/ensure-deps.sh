@@ -47,8 +47,8 @@ ensure_qemu() {
     fi
 }
 
-# Builds the host tool (boot/) and prints its path.
-host_tool() {
-    cargo build --quiet --release -p boot >&2
-    echo target/release/boot
+# Builds the host tool (boot/) and replaces the shell with `boot VERB ARGS...`.
+exec_host_tool() {
+    cargo build --quiet --release -p boot
+    exec target/release/boot "$@"
 }

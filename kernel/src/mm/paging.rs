@@ -432,6 +432,9 @@ impl PageTables {
 
     /// Pointer to the leaf entry for `virt`, creating intermediate tables. `huge` stops
     /// at the page directory (2 MiB leaf).
+    ///
+    /// # Safety
+    /// The contract of [`PageTables::new`] holds for `frames`.
     unsafe fn leaf_entry(
         &mut self,
         frames: &mut impl TableFrames,
@@ -462,6 +465,9 @@ impl PageTables {
     }
 
     /// Allocates and zeroes a table frame.
+    ///
+    /// # Safety
+    /// The contract of [`PageTables::new`] holds for `frames`.
     unsafe fn new_table(&mut self, frames: &mut impl TableFrames) -> Result<u64, MapError> {
         let frame = frames.alloc_table().ok_or(MapError::OutOfFrames)?;
         // SAFETY: the frame is ours and reachable through the direct map (contract).

@@ -31,8 +31,6 @@ static APIC_BASE: AtomicU64 = AtomicU64::new(0);
 static TSC_DEADLINE: AtomicBool = AtomicBool::new(false);
 /// One-shot mode: APIC timer ticks per 2^32 TSC ticks.
 static TICKS_PER_TSC_SHL32: AtomicU64 = AtomicU64::new(0);
-/// Timer interrupts taken, for diagnostics.
-static TIMER_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 
 fn write(reg: usize, value: u32) {
     let base = APIC_BASE.load(Ordering::Relaxed);
@@ -139,7 +137,6 @@ pub(crate) fn arm_timer(deadline: u64) {
 pub(crate) fn handle_interrupt(vector: u8) {
     match vector {
         TIMER_VECTOR => {
-            TIMER_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
             write(REG_EOI, 0);
             crate::sched::watchdog::on_timer_interrupt();
         }

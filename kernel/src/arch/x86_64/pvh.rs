@@ -39,17 +39,23 @@ unsafe extern "C" {
 
 /// Rust entry from the PVH boot code, on the boot stack with the first GiB identity-mapped.
 pub(super) extern "C" fn pvh_entry(start_info: u64) -> ! {
-    let mut info = BootInfo::new(BootProtocol::Pvh);
-    info.entry_tsc = ENTRY_TSC.load(Ordering::Relaxed);
-    info.kernel_phys = (
-        core::ptr::addr_of!(__kernel_start) as u64,
-        core::ptr::addr_of!(__kernel_end) as u64,
-    );
-    // SAFETY: the PVH protocol passes a valid `hvm_start_info` in low memory, which the boot
-    // page tables identity-map; it is only read here, before anything can overwrite it.
-    let valid = unsafe { read_start_info(start_info, &mut info) };
-    crate::start::kernel_main(&info, valid.err())
+    let (info, error) = BOOT_INFO.call_once(|| {
+        let mut info = BootInfo::new(BootProtocol::Pvh);
+        info.entry_tsc = ENTRY_TSC.load(Ordering::Relaxed);
+        info.kernel_phys = (
+            core::ptr::addr_of!(__kernel_start) as u64,
+            core::ptr::addr_of!(__kernel_end) as u64,
+        );
+        // SAFETY: the PVH protocol passes a valid `hvm_start_info` in low memory, which the
+        // boot page tables identity-map; it is only read here, before anything overwrites it.
+        let valid = unsafe { read_start_info(start_info, &mut info) };
+        (info, valid.err())
+    });
+    crate::start::kernel_main(info, *error)
 }
+
+/// The boot facts, kept for the life of the kernel (command-line options borrow from it).
+static BOOT_INFO: spin::Once<(BootInfo, Option<&'static str>)> = spin::Once::new();
 
 /// Fills `info` from the start-info block at `addr`.
 ///
