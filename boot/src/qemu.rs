@@ -71,6 +71,9 @@ pub struct RunConfig {
     pub gdb: bool,
     /// What `kernel` is: a PVH ELF (microvm) or a BIOS/UEFI disk image (q35).
     pub format: Format,
+    /// Appended to the QEMU command line as they are (tests use it to take devices away,
+    /// e.g. `-machine pit=off`).
+    pub extra_args: Vec<String>,
 }
 
 impl RunConfig {
@@ -84,6 +87,7 @@ impl RunConfig {
             timeout: Some(Duration::from_secs(30)),
             gdb: false,
             format: Format::Pvh,
+            extra_args: Vec::new(),
         }
     }
 
@@ -160,6 +164,7 @@ impl RunConfig {
         if self.gdb {
             cmd.args(["-s", "-S"]);
         }
+        cmd.args(&self.extra_args);
         cmd
     }
 

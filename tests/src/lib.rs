@@ -71,6 +71,12 @@ impl Run {
         self
     }
 
+    /// Extra QEMU arguments (e.g. `-machine pit=off` to remove a device).
+    pub fn qemu_args(mut self, args: &[&str]) -> Self {
+        self.config.extra_args = args.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.config.timeout = Some(limit);
         self

@@ -165,3 +165,11 @@ fn timeout_kills_a_hung_guest_with_124() {
     assert_status(&out, 124);
     assert_eq!(out.meaning, Ending::Timeout);
 }
+
+#[test]
+fn command_line_longer_than_the_kernel_keeps_exits_2() {
+    let long = format!("log=warn {}", "x".repeat(3000));
+    let out = Run::new("hello").options(&long).go();
+    assert_status(&out, 2);
+    assert_console(&out, "error: kernel command line: longer than 2048 bytes");
+}

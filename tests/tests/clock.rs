@@ -52,3 +52,18 @@ fn kvm_smoke_test() {
     assert_status(&out, 0);
     assert!(guest_slept_us(&out.console) >= 50_000);
 }
+
+#[test]
+fn missing_pit_is_a_clear_clock_error_not_a_hang() {
+    // TCG offers no CPUID or kvmclock frequency, so the PIT is the only clock to calibrate
+    // the TSC against; take it away.
+    let out = Run::new("testkernel")
+        .args(&["sleep", "10"])
+        .qemu_args(&["-machine", "pit=off"])
+        .go();
+    assert_status(&out, 101);
+    assert_console(
+        &out,
+        "fatal: clock: PIT channel 0 does not count (is the PIT disabled?)",
+    );
+}

@@ -153,3 +153,13 @@ fn kvm_smoke_sleepers_with_the_watchdog_running() {
     assert_status(&out, 0);
     assert_console(&out, "woke in order [10, 20, 30, 40, 50]");
 }
+
+#[test]
+fn spawn_without_memory_for_the_stack_is_an_error_to_the_caller() {
+    let out = Run::new("testkernel").args(&["spawn-oom"]).go();
+    assert_status(&out, 1);
+    assert_console(
+        &out,
+        "spawn with a 1 GiB stack: not enough memory for the thread's stack",
+    );
+}

@@ -255,6 +255,10 @@ fn main() -> Result<(), String> {
             );
         }
         "pvm-probe" => pvm_probe(),
+        "spawn-oom" => {
+            let result = thread::Builder::new().stack_size(1 << 30).spawn(|| 0u8);
+            return Err(format!("spawn with a 1 GiB stack: {}", result.unwrap_err()));
+        }
         "busy" => {
             let ms: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300);
             let spinner = thread::Builder::new()
