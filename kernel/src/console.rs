@@ -56,9 +56,17 @@ static CONSOLE: Mutex<Console> = Mutex::new(Console {
     tried: false,
 });
 
-/// Writes formatted text to the console.
+/// Writes formatted text to the console. The lock is taken for each piece the formatter
+/// hands over, never across the caller's `Display` code: a `Display` that prints or blocks
+/// cannot hang the console.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
-    let _ = CONSOLE.lock().write_fmt(args);
+    struct PieceByPiece;
+    impl Write for PieceByPiece {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            CONSOLE.lock().write_str(s)
+        }
+    }
+    let _ = PieceByPiece.write_fmt(args);
 }
 
 /// Writes a string to the console.

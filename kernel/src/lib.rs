@@ -17,6 +17,7 @@ extern crate alloc;
 
 pub mod bootinfo;
 pub mod cmdline;
+pub mod drivers;
 pub mod exit_status;
 pub mod logfilter;
 pub mod mm;
@@ -35,6 +36,8 @@ mod panic;
 pub mod runtime;
 #[cfg(target_os = "none")]
 mod start;
+#[cfg(target_os = "none")]
+pub mod sync;
 #[cfg(target_os = "none")]
 pub mod time;
 

@@ -134,7 +134,7 @@ pub fn sleep_until(deadline: Duration) {
     crate::arch::ensure_timer();
     while crate::arch::rdtsc() < deadline_tsc {
         crate::arch::arm_timer(deadline_tsc);
-        crate::arch::wait_for_interrupt();
+        crate::arch::irq::wait_for_interrupt();
     }
 }
 

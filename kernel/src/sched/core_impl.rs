@@ -1,14 +1,17 @@
 //! Tasks, switching and blocking (see the module docs in `sched/mod.rs`).
 
 use super::queue::{Class, RunQueue, TaskId, TimerQueue};
+use super::state::{RunState, State};
+use crate::arch::irq;
 use crate::mm::stack::StackName;
 use crate::mm::{self, TaskStack};
+use crate::sync::IrqMutex;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use spin::Mutex;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Stack size of a task spawned without one.
 pub const DEFAULT_STACK_SIZE: u64 = 64 * 1024;
@@ -30,20 +33,11 @@ pub enum SchedError {
     AlreadyJoined,
 }
 
-/// What a task is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Ready,
-    Running,
-    /// Waiting; the text says for what (shown in deadlock reports).
-    Blocked(&'static str),
-    Finished,
-}
-
 struct Task {
     name: String,
     class: Class,
-    state: State,
+    /// Ready, running, blocked or finished, plus the wake-up token (`state.rs`).
+    run: RunState,
     /// Saved stack pointer while not running.
     rsp: u64,
     /// `None` for the main task, whose stack the kernel set up at boot.
@@ -73,7 +67,8 @@ struct Scheduler {
     zombie_tasks: Vec<TaskId>,
 }
 
-static SCHED: Mutex<Option<Scheduler>> = Mutex::new(None);
+/// Interrupt-safe: device handlers wake tasks, so they take this lock too.
+static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
 /// Set while `zombie_stacks` or `zombie_tasks` hold something, so that most switches skip
 /// the clean-up.
 static ZOMBIES: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -86,10 +81,10 @@ impl Scheduler {
         self.tasks.get_mut(&id).expect("the scheduler lost a task")
     }
 
-    fn make_ready(&mut self, id: TaskId) {
+    /// Wakes task `id`: a blocked task becomes ready; any other keeps a token.
+    fn wake(&mut self, id: TaskId) {
         let task = self.task(id);
-        if matches!(task.state, State::Blocked(_)) {
-            task.state = State::Ready;
+        if task.run.wake() {
             let class = task.class;
             self.run.push(id, class);
         }
@@ -104,9 +99,9 @@ impl Scheduler {
             let live = self
                 .tasks
                 .get(&timer.task)
-                .is_some_and(|t| t.ticket == timer.ticket && t.state == State::Blocked("sleep"));
+                .is_some_and(|t| t.ticket == timer.ticket && t.run.state() == State::Blocked("sleep"));
             if live {
-                self.make_ready(timer.task);
+                self.wake(timer.task);
             }
         }
     }
@@ -118,7 +113,7 @@ pub(crate) fn init() {
     let main = Task {
         name: String::from("main"),
         class: Class::Normal,
-        state: State::Running,
+        run: RunState::new(State::Running),
         rsp: 0,
         stack: None,
         entry: None,
@@ -171,7 +166,7 @@ pub fn spawn(
         Box::new(Task {
             name: String::from(name),
             class,
-            state: State::Ready,
+            run: RunState::new(State::Ready),
             rsp,
             stack: Some(stack),
             entry: Some(entry),
@@ -191,10 +186,7 @@ pub fn spawn(
 /// Where every task starts, on its own stack.
 extern "C" fn task_start() -> ! {
     after_switch();
-    if super::watchdog::active() {
-        // `schedule` switched here with interrupts off; tasks run with them on.
-        crate::arch::enable_interrupts();
-    }
+    resume_interrupts();
     let entry = {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("scheduler running");
@@ -214,29 +206,41 @@ pub fn exit_current() -> ! {
         let s = guard.as_mut().expect("scheduler running");
         let current = s.current;
         let task = s.task(current);
-        task.state = State::Finished;
+        task.run.finish();
         if let Some(joiner) = task.joiner.take() {
-            s.make_ready(joiner);
+            s.wake(joiner);
         }
     }
     schedule();
     unreachable!("a finished task was scheduled again");
 }
 
-/// Runs the next ready task (the current one must already be queued, blocked or
-/// finished). Halts while only timers are pending; ends the run on a deadlock.
-fn schedule() {
-    // With the watchdog on, tasks run with interrupts enabled; the scheduler itself runs
-    // with them off (so that checking for work and halting cannot race a wake-up).
-    let interrupts = super::watchdog::active();
-    if interrupts {
-        crate::arch::disable_interrupts();
+/// Tasks run with interrupts enabled once they are live (a device or the watchdog needs
+/// them); the scheduler itself runs with them off.
+fn resume_interrupts() {
+    if irq::live() {
+        irq::enable();
     }
-    let resume = || {
-        if interrupts {
-            crate::arch::enable_interrupts();
-        }
-    };
+}
+
+/// Called, when set, by [`block_current`] after its caller decided to block and before
+/// the task is marked blocked: the window a device's wake-up can fall into. Tests set it
+/// to inject interrupts there (see `crate::selftest`).
+static BLOCK_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs (or with `None` removes) the [`BLOCK_HOOK`].
+pub(crate) fn set_block_hook(hook: Option<fn()>) {
+    BLOCK_HOOK.store(hook.map_or(0, |f| f as usize), Ordering::SeqCst);
+}
+
+/// Runs the next ready task (the current one must already be queued, blocked or
+/// finished). Halts while only timers or device work are pending; ends the run on a
+/// deadlock.
+fn schedule() {
+    // Checking for work and halting must not race a wake-up: interrupts stay off from
+    // here until the next task runs (`wait_for_interrupt` enables them atomically with
+    // the halt).
+    drop(irq::save_and_disable());
     loop {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("scheduler running");
@@ -244,27 +248,27 @@ fn schedule() {
         if let Some(next) = s.run.pop() {
             let from = s.current;
             if next == from {
-                s.task(from).state = State::Running;
+                s.task(from).run.run();
                 drop(guard);
                 super::watchdog::switched_in(from);
-                resume();
+                resume_interrupts();
                 return;
             }
             let leaving = s.task(from);
-            if leaving.state == State::Finished {
+            if leaving.run.state() == State::Finished {
                 let stack = leaving.stack.take();
                 let detached = leaving.detached;
                 s.zombie_stacks.extend(stack);
                 if detached {
                     s.zombie_tasks.push(from);
                 }
-                ZOMBIES.store(true, core::sync::atomic::Ordering::Relaxed);
+                ZOMBIES.store(true, Ordering::Relaxed);
             }
             // The Box keeps the task's address stable while it is switched out.
             let save = &mut s.task(from).rsp as *mut u64;
             s.current = next;
             let arriving = s.task(next);
-            arriving.state = State::Running;
+            arriving.run.run();
             let to = arriving.rsp;
             drop(guard);
             super::watchdog::switched_in(next);
@@ -273,7 +277,7 @@ fn schedule() {
             // saved by `switch_stack` or made by `initial_stack` on a live stack.
             unsafe { crate::arch::switch_stack(save, to) };
             after_switch();
-            resume();
+            resume_interrupts();
             return;
         }
         match s.timers.next_deadline() {
@@ -281,13 +285,21 @@ fn schedule() {
                 drop(guard);
                 crate::arch::ensure_timer();
                 let deadline = crate::time::deadline_tsc(deadline);
-                if interrupts {
+                if super::watchdog::active() {
                     super::watchdog::idle_until(deadline);
                 } else {
                     crate::arch::arm_timer(deadline);
                 }
                 // Halts with interrupts on, returns with them off.
-                crate::arch::wait_for_interrupt();
+                irq::wait_for_interrupt();
+            }
+            // A device has work in flight: its interrupt will wake somebody.
+            None if super::state::io_outstanding() > 0 => {
+                drop(guard);
+                if super::watchdog::active() {
+                    super::watchdog::idle_until(u64::MAX);
+                }
+                irq::wait_for_interrupt();
             }
             None => report_deadlock(s),
         }
@@ -296,7 +308,7 @@ fn schedule() {
 
 /// Housekeeping of the task that just got the CPU: free what finished tasks left.
 fn after_switch() {
-    if !ZOMBIES.swap(false, core::sync::atomic::Ordering::Relaxed) {
+    if !ZOMBIES.swap(false, Ordering::Relaxed) {
         return;
     }
     let (stacks, tasks) = {
@@ -327,9 +339,9 @@ fn report_deadlock(s: &Scheduler) -> ! {
     let blocked = s
         .tasks
         .values()
-        .filter(|t| matches!(t.state, State::Blocked(_)));
+        .filter(|t| matches!(t.run.state(), State::Blocked(_)));
     for (i, task) in blocked.enumerate() {
-        let State::Blocked(what) = task.state else {
+        let State::Blocked(what) = task.run.state() else {
             continue;
         };
         let sep = if i == 0 { " blocked:" } else { "," };
@@ -350,7 +362,7 @@ pub fn yield_now() {
         let mut guard = SCHED.lock();
         let Some(s) = guard.as_mut() else { return };
         let current = s.current;
-        s.task(current).state = State::Ready;
+        s.task(current).run.yield_now();
         // Behind every ready task, whatever its class: yielding means "others first".
         s.run.push(current, Class::Normal);
     }
@@ -358,23 +370,33 @@ pub fn yield_now() {
 }
 
 /// Blocks the current task until [`wake`] (or a device) makes it ready; `what` names the
-/// wait in deadlock reports.
+/// wait in deadlock reports. Returns at once if the task was woken since it last blocked
+/// (the wake-up token, `state.rs`): callers re-check their condition either way.
 pub fn block_current(what: &'static str) {
+    let hook = BLOCK_HOOK.load(Ordering::Relaxed);
+    if hook != 0 {
+        // SAFETY: only `set_block_hook` stores non-zero values here, each a `fn()`.
+        let hook: fn() = unsafe { core::mem::transmute::<usize, fn()>(hook) };
+        hook();
+    }
     {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("scheduler running");
         let current = s.current;
-        s.task(current).state = State::Blocked(what);
+        if !s.task(current).run.block(what) {
+            return;
+        }
     }
     schedule();
 }
 
-/// Makes a blocked task ready (no effect on a task that is not blocked).
+/// Wakes task `id`: a blocked task becomes ready; a running or ready one keeps a token
+/// so that its next [`block_current`] returns at once. Safe from interrupt handlers.
 pub fn wake(id: TaskId) {
     if let Some(s) = SCHED.lock().as_mut()
         && s.tasks.contains_key(&id)
     {
-        s.make_ready(id);
+        s.wake(id);
     }
 }
 
@@ -387,8 +409,10 @@ pub fn sleep_until_ns(deadline: u64) {
             let current = s.current;
             let task = s.task(current);
             task.ticket += 1;
-            task.state = State::Blocked("sleep");
             let ticket = task.ticket;
+            if !task.run.block("sleep") {
+                continue; // a wake-up came first: check the time again
+            }
             s.timers.insert(deadline, current, ticket);
         }
         schedule();
@@ -406,7 +430,7 @@ pub fn join(id: TaskId) -> Result<(), SchedError> {
                 return Err(SchedError::JoinSelf);
             }
             let target = s.tasks.get_mut(&id).ok_or(SchedError::NoSuchTask)?;
-            if target.state == State::Finished {
+            if target.run.state() == State::Finished {
                 s.tasks.remove(&id);
                 s.task(current).joining = None;
                 return Ok(());
@@ -417,7 +441,9 @@ pub fn join(id: TaskId) -> Result<(), SchedError> {
             target.joiner = Some(current);
             let me = s.task(current);
             me.joining = Some(id);
-            me.state = State::Blocked("join");
+            if !me.run.block("join") {
+                continue;
+            }
         }
         schedule();
     }
@@ -428,7 +454,7 @@ pub fn detach(id: TaskId) {
     let mut guard = SCHED.lock();
     let Some(s) = guard.as_mut() else { return };
     if let Some(task) = s.tasks.get_mut(&id) {
-        if task.state == State::Finished {
+        if task.run.state() == State::Finished {
             s.tasks.remove(&id);
         } else {
             task.detached = true;
@@ -447,7 +473,9 @@ pub fn park() {
         if core::mem::take(&mut task.unpark_token) {
             return;
         }
-        task.state = State::Blocked("park");
+        if !task.run.block("park") {
+            return; // a wake-up came first: a spurious return, as std's park allows
+        }
     }
     schedule();
 }
@@ -457,8 +485,8 @@ pub fn unpark(id: TaskId) {
     let mut guard = SCHED.lock();
     let Some(s) = guard.as_mut() else { return };
     if let Some(task) = s.tasks.get_mut(&id) {
-        if task.state == State::Blocked("park") {
-            s.make_ready(id);
+        if task.run.state() == State::Blocked("park") {
+            s.wake(id);
         } else {
             task.unpark_token = true;
         }

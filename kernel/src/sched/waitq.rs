@@ -2,8 +2,10 @@
 //! and wakers, so that `async` code can wake a task the same way.
 //!
 //! Single CPU and no preemption: between a task checking its condition and calling
-//! [`WaitQueue::wait`] nothing else runs, so no wake-up is lost. Interrupt handlers never
-//! use wait queues directly (they would only wake, which stays allowed later).
+//! [`WaitQueue::wait`] no other task runs, and a wake-up from an interrupt handler in that
+//! window leaves a token that makes the block return at once, so no wake-up is lost.
+//! Interrupt handlers never use wait queues (their lock is not interrupt-safe); they wake
+//! tasks with `sched::wake` or a waker.
 
 use super::queue::TaskId;
 use alloc::collections::VecDeque;

@@ -47,8 +47,9 @@ pub(crate) fn start() {
     RUN_START.store(crate::arch::rdtsc(), Ordering::Relaxed);
     NEXT_TICK.store(crate::arch::rdtsc() + limit / 2, Ordering::Relaxed);
     ACTIVE.store(true, Ordering::Relaxed);
+    crate::arch::irq::set_handler(crate::arch::TIMER_VECTOR, |_| on_timer_interrupt(), 0);
     arm();
-    crate::arch::enable_interrupts();
+    crate::arch::irq::go_live();
 }
 
 /// Task `id` starts running now.

@@ -9,14 +9,17 @@ use super::cpu;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub(crate) const TIMER_VECTOR: u8 = 0x30;
-const SPURIOUS_VECTOR: u8 = 0xff;
+pub(crate) const SPURIOUS_VECTOR: u8 = 0xff;
 
 const IA32_APIC_BASE: u32 = 0x1b;
 const IA32_TSC_DEADLINE: u32 = 0x6e0;
 const APIC_BASE_ENABLE: u64 = 1 << 11;
 const APIC_BASE_X2APIC: u64 = 1 << 10;
 
+const REG_ID: usize = 0x20;
 const REG_EOI: usize = 0xb0;
+const REG_ICR_LOW: usize = 0x300;
+const REG_ICR_HIGH: usize = 0x310;
 const REG_SPURIOUS: usize = 0xf0;
 const REG_LVT_TIMER: usize = 0x320;
 const REG_LVT_LINT0: usize = 0x350;
@@ -133,24 +136,22 @@ pub(crate) fn arm_timer(deadline: u64) {
     );
 }
 
-/// Called from the trap dispatcher for every vector >= 32.
-pub(crate) fn handle_interrupt(vector: u8) {
-    match vector {
-        TIMER_VECTOR => {
-            write(REG_EOI, 0);
-            crate::sched::watchdog::on_timer_interrupt();
-        }
-        SPURIOUS_VECTOR => {}
-        v => {
-            write(REG_EOI, 0);
-            // Interrupt context: never wait for the console a task may hold.
-            if let Some(mut console) = crate::console::try_console() {
-                use core::fmt::Write;
-                let _ = writeln!(
-                    console,
-                    "warning: unexpected interrupt vector {v:#x} ignored"
-                );
-            }
-        }
+/// This CPU's local APIC id (the IOAPIC's destination for its interrupts).
+pub(crate) fn id() -> u8 {
+    ensure_timer();
+    (read(REG_ID) >> 24) as u8
+}
+
+/// Ends the interrupt being handled.
+pub(crate) fn end_of_interrupt() {
+    if APIC_BASE.load(Ordering::Relaxed) != 0 {
+        write(REG_EOI, 0);
     }
+}
+
+/// Sends this CPU an interrupt on `vector` (fixed delivery, "self" shorthand).
+pub(crate) fn self_ipi(vector: u8) {
+    ensure_timer();
+    write(REG_ICR_HIGH, 0);
+    write(REG_ICR_LOW, (0b01 << 18) | u32::from(vector));
 }

@@ -102,34 +102,6 @@ pub(crate) fn cr2() -> u64 {
     value
 }
 
-/// Enables interrupts and halts until one arrives, atomically (STI's shadow covers HLT);
-/// returns with interrupts disabled again.
-pub(crate) fn wait_for_interrupt() {
-    // SAFETY: handlers only acknowledge and record; the kernel is ready for them here.
-    unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
-}
-
-/// Enables interrupts.
-pub(crate) fn enable_interrupts() {
-    // SAFETY: handlers only acknowledge, record and (watchdog) try to print; they take no
-    // lock that interrupted code may hold.
-    unsafe { asm!("sti", options(nomem, nostack)) };
-}
-
-/// Disables interrupts.
-pub(crate) fn disable_interrupts() {
-    // SAFETY: only delays interrupts.
-    unsafe { asm!("cli", options(nomem, nostack)) };
-}
-
-/// Stops the CPU for good.
-pub(crate) fn halt_forever() -> ! {
-    loop {
-        // SAFETY: with interrupts off, HLT only waits (an NMI would resume the loop).
-        unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
-    }
-}
-
 /// Switches to the stack ending at `top` and calls `entry`, which never returns.
 ///
 /// # Safety

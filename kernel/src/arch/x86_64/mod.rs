@@ -1,4 +1,5 @@
-//! x86_64 support: PVH entry, CPU tables and traps, local APIC timer, TSC clock, exit device.
+//! x86_64 support: PVH entry, CPU tables and traps, interrupts (`irq`: the only code that
+//! enables or disables them; local APIC and IOAPIC), TSC clock, exit device.
 
 mod apic;
 mod boot;
@@ -6,17 +7,17 @@ mod clock;
 pub(crate) mod cpu;
 mod fw_cfg;
 mod gdt;
+mod ioapic;
+pub(crate) mod irq;
 mod loader;
 mod pvh;
 mod switch;
 mod trap;
 
-pub(crate) use apic::{arm_timer, ensure_timer};
+pub(crate) use apic::{TIMER_VECTOR, arm_timer, ensure_timer};
 pub(crate) use clock::calibrate_tsc;
-pub(crate) use cpu::{
-    debug_exit, disable_interrupts, enable_interrupts, flush_page, halt_forever, load_page_tables,
-    page_table_root, rdtsc, run_on_stack, wait_for_interrupt,
-};
+pub(crate) use cpu::{debug_exit, flush_page, load_page_tables, page_table_root, rdtsc, run_on_stack};
+pub(crate) use irq::halt_forever;
 pub(crate) use switch::{initial_stack, switch_stack};
 pub(crate) use trap::{init as init_traps, static_stack_guards};
 

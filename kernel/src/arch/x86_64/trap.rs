@@ -1,9 +1,9 @@
 //! Trap entry: 256 assembly stubs that save a full [`TrapFrame`], the IDT that points at
 //! them, and the Rust dispatcher. CPU exceptions are fatal: they print one line that says
 //! what happened and where (function name from the kernel's symbol table), then a register
-//! dump, and end the run with status 101. Interrupts go to the APIC code.
+//! dump, and end the run with status 101. Interrupts go to the handlers registered in `irq`.
 
-use super::{apic, cpu, gdt};
+use super::{cpu, gdt, irq};
 use core::cell::UnsafeCell;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -264,7 +264,7 @@ const EXCEPTION_NAMES: [&str; 32] = [
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.vector {
         0..=31 => fatal_exception(frame),
-        v => apic::handle_interrupt(v as u8),
+        v => irq::dispatch(v as u8),
     }
 }
 
