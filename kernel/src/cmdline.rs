@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// Kernel option names this kernel understands, for messages.
-pub const KNOWN_OPTIONS: &str = "log, heap, stack, watchdog";
+pub const KNOWN_OPTIONS: &str = "log, heap, stack, watchdog, root";
 
 /// Words QEMU appends for each virtio-mmio device on microvm.
 const VIRTIO_MMIO_PREFIX: &str = "virtio_mmio.device=";
@@ -129,6 +129,8 @@ pub struct KernelOptions<'a> {
     pub stack: Option<u64>,
     /// `watchdog=MS`: warn about a task that runs this long without yielding (0: never).
     pub watchdog_ms: Option<u64>,
+    /// `root=vdX`: the disk the libOS mounts its file tree from (default: the first disk).
+    pub root: Option<&'a str>,
     /// Count of `virtio_mmio.device=` words.
     pub virtio_mmio_devices: usize,
 }
@@ -176,6 +178,7 @@ impl<'a> CommandLine<'a> {
                 "heap" => options.heap = Some(parse_size(name, need(value)?)?),
                 "stack" => options.stack = Some(parse_size(name, need(value)?)?),
                 "watchdog" => options.watchdog_ms = Some(parse_millis(name, need(value)?)?),
+                "root" => options.root = Some(parse_disk_name(name, need(value)?)?),
                 _ => warn(word),
             }
         }
@@ -215,6 +218,21 @@ pub fn parse_millis<'a>(option: &'a str, value: &'a str) -> Result<u64, CmdlineE
         .unwrap_or(value)
         .parse()
         .map_err(|_| bad)
+}
+
+/// Checks a disk name as the block layer gives them: `vd` and one or more letters `a`-`z`
+/// (`vda` is the first disk).
+pub fn parse_disk_name<'a>(option: &'a str, value: &'a str) -> Result<&'a str, CmdlineError<'a>> {
+    match value.strip_prefix("vd") {
+        Some(letters) if !letters.is_empty() && letters.bytes().all(|b| b.is_ascii_lowercase()) => {
+            Ok(value)
+        }
+        _ => Err(CmdlineError::BadValue {
+            option,
+            value,
+            expected: "a disk name like vda or vdb",
+        }),
+    }
 }
 
 /// Parses `4096`, `64K`, `16M`, `1G` (binary units, optional `iB`/`B`).
@@ -325,6 +343,26 @@ mod tests {
         );
         assert!(parse("watchdog=soon").0.is_err());
         assert!(parse("watchdog=-1").0.is_err());
+    }
+
+    #[test]
+    fn root_disk_names() {
+        assert_eq!(parse("").0.unwrap().options.root, None);
+        assert_eq!(parse("root=vdb -- x").0.unwrap().options.root, Some("vdb"));
+        for bad in [
+            "root=",
+            "root=sda",
+            "root=vd",
+            "root=vd1",
+            "root=/dev/vda",
+            "root",
+        ] {
+            assert!(parse(bad).0.is_err(), "{bad} accepted");
+        }
+        assert_eq!(
+            parse("root=vd1").0.unwrap_err().to_string(),
+            "root=vd1: invalid value 'vd1' (expected a disk name like vda or vdb)"
+        );
     }
 
     #[test]

@@ -27,6 +27,18 @@ pub fn args() -> &'static [String] {
     ARGS.get().map_or(&[], Vec::as_slice)
 }
 
+static ROOT_DISK: Once<&'static str> = Once::new();
+
+pub(crate) fn set_root_disk(name: &'static str) {
+    ROOT_DISK.call_once(|| name);
+}
+
+/// The disk named by the `root=` kernel option (`"vdb"`), if one was given; the libOS
+/// mounts its file tree from it (default: the first disk).
+pub fn root_disk() -> Option<&'static str> {
+    ROOT_DISK.get().copied()
+}
+
 /// Ends the run with `status` (0..=123; anything else is reported and becomes 1).
 pub fn exit(status: i32) -> ! {
     let status = match u8::try_from(status) {

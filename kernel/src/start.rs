@@ -107,6 +107,9 @@ pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static s
     );
 
     runtime::set_args(cmdline.app_args());
+    if let Some(root) = options.root {
+        runtime::set_root_disk(root);
+    }
     // SAFETY: the main stack was just allocated, mapped and is used by nothing else.
     unsafe { arch::run_on_stack(layout.main_stack_top, enter_app) }
 }
