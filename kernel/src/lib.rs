@@ -15,6 +15,7 @@
 
 extern crate alloc;
 
+pub mod block;
 pub mod bootinfo;
 pub mod cmdline;
 pub mod drivers;
@@ -34,6 +35,8 @@ mod klog;
 mod panic;
 #[cfg(target_os = "none")]
 pub mod runtime;
+#[cfg(target_os = "none")]
+pub mod selftest;
 #[cfg(target_os = "none")]
 mod start;
 #[cfg(target_os = "none")]

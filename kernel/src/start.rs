@@ -107,6 +107,7 @@ pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static s
     );
 
     runtime::set_args(cmdline.app_args());
+    crate::drivers::set_cmdline(line);
     if let Some(root) = options.root {
         runtime::set_root_disk(root);
     }

@@ -13,7 +13,7 @@
 //! }
 //! ```
 //!
-//! Modules: [`io`] (print macros), [`env`] (arguments), [`process`] (exit, statuses),
+//! Modules: [`io`] (errors, `Read`/`Write`/`Seek`, print macros), [`block`] (disks), [`task`] (`block_on`), [`env`] (arguments), [`process`] (exit, statuses),
 //! [`thread`] (cooperative threads), [`sync`] (locks, condition variables, channels), [`time`] (`Instant`, `Duration`, `sleep`),
 //! [`prelude`] (heap types from `alloc`).
 
@@ -22,10 +22,13 @@
 
 pub extern crate alloc;
 
+pub mod block;
 pub mod env;
+pub mod fs;
 pub mod io;
 pub mod process;
 pub mod sync;
+pub mod task;
 pub mod thread;
 pub mod time;
 

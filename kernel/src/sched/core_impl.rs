@@ -82,12 +82,14 @@ impl Scheduler {
     }
 
     /// Wakes task `id`: a blocked task becomes ready; any other keeps a token.
-    fn wake(&mut self, id: TaskId) {
+    fn wake(&mut self, id: TaskId) -> bool {
         let task = self.task(id);
-        if task.run.wake() {
+        let ready = task.run.wake();
+        if ready {
             let class = task.class;
             self.run.push(id, class);
         }
+        ready
     }
 
     fn fire_timers(&mut self) {
@@ -392,11 +394,11 @@ pub fn block_current(what: &'static str) {
 
 /// Wakes task `id`: a blocked task becomes ready; a running or ready one keeps a token
 /// so that its next [`block_current`] returns at once. Safe from interrupt handlers.
-pub fn wake(id: TaskId) {
-    if let Some(s) = SCHED.lock().as_mut()
-        && s.tasks.contains_key(&id)
-    {
-        s.wake(id);
+/// Returns true if the task was blocked and is now ready.
+pub fn wake(id: TaskId) -> bool {
+    match SCHED.lock().as_mut() {
+        Some(s) if s.tasks.contains_key(&id) => s.wake(id),
+        _ => false,
     }
 }
 

@@ -9,6 +9,7 @@
 
 use super::queue::TaskId;
 use alloc::collections::VecDeque;
+use core::future::Future;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::{RawWaker, RawWakerVTable, Waker};
 use spin::Mutex;
@@ -97,4 +98,19 @@ pub fn task_waker(id: TaskId) -> Waker {
     // SAFETY: the vtable functions only reinterpret the data pointer as a task id; they
     // never dereference it, and clone/drop have no resources to manage.
     unsafe { Waker::from_raw(raw) }
+}
+
+/// Runs `future` to completion on the current task: polls it, and blocks the task (others
+/// run) until its waker fires. A wake-up between a poll and the block is kept as a token,
+/// so none is lost.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let waker = task_waker(super::current());
+    let mut cx = core::task::Context::from_waker(&waker);
+    let mut future = core::pin::pin!(future);
+    loop {
+        if let core::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        super::block_current("future");
+    }
 }

@@ -46,14 +46,6 @@ pub(crate) fn restore(state: IrqState) {
     }
 }
 
-/// True if interrupts are enabled on this CPU.
-pub(crate) fn are_enabled() -> bool {
-    let flags: u64;
-    // SAFETY: only reads RFLAGS.
-    unsafe { asm!("pushfq", "pop {}", out(reg) flags) };
-    flags & FLAGS_IF != 0
-}
-
 /// Enables interrupts for the running task (the scheduler does this when a task starts
 /// or resumes once interrupts are [`live`]).
 pub(crate) fn enable() {
@@ -109,6 +101,7 @@ static UNEXPECTED: AtomicUsize = AtomicUsize::new(0);
 
 /// Why an interrupt could not be registered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
 pub enum IrqError {
     /// Every device vector is taken.
     NoVector,
@@ -136,6 +129,7 @@ pub(crate) fn set_handler(vector: u8, handler: Handler, data: usize) {
 
 /// How a device signals on its line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // every device today is level-triggered
 pub enum Trigger {
     Edge,
     /// Asserted until the device is acknowledged (PCI INTx, virtio-mmio).
@@ -146,7 +140,6 @@ pub enum Trigger {
 #[derive(Clone, Copy, Debug)]
 pub struct IrqLine {
     gsi: u32,
-    vector: u8,
 }
 
 impl IrqLine {
@@ -159,14 +152,6 @@ impl IrqLine {
     /// interrupts at once.
     pub fn unmask(self) {
         ioapic::set_masked(self.gsi, false);
-    }
-
-    pub fn gsi(self) -> u32 {
-        self.gsi
-    }
-
-    pub fn vector(self) -> u8 {
-        self.vector
     }
 }
 
@@ -187,7 +172,7 @@ pub(crate) fn register_gsi(
     set_handler(vector, handler, data);
     go_live();
     ioapic::route(gsi, vector, trigger, apic::id())?;
-    Ok(IrqLine { gsi, vector })
+    Ok(IrqLine { gsi })
 }
 
 /// Raises `vector` on this CPU as if a device had (for tests of the wake path): runs its
