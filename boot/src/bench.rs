@@ -3,16 +3,26 @@
 //! `boot`: image size, guest time from the PVH entry to `main`, and the median wall time
 //! of a whole `hello` run next to QEMU's floor (the same command booting a kernel whose
 //! first instruction exits), under KVM (where usable) and TCG.
+//!
+//! `clock`: the guest clock against the host's. `sched`: scheduler operations against std
+//! threads. `blk` ([`blk`]): virtio-blk IOPS and MB/s beside fio in a Linux microVM and on
+//! the host.
 
 use crate::image::{self, Format, Profile};
 use crate::qemu::{self, Accel, Ending, RunConfig};
 use std::time::Duration;
 
+mod blk;
+mod session;
+
 type Failure = String;
 
-/// Entry from the CLI: `bench boot [--runs N]`. Returns the exit status.
+/// Entry from the CLI: `bench boot|clock|sched|blk [--runs N] [--slow] [--seconds N]
+/// [--disk-mib N]`. Returns the exit status.
 pub fn main(args: &[String]) -> Result<u8, BenchError> {
     let mut runs = 15usize;
+    let mut seconds = 5u64;
+    let mut disk_mib = 256u64;
     let mut slow = false;
     let mut which = None;
     let mut it = args.iter();
@@ -25,7 +35,20 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                     .filter(|&n| n >= 1)
                     .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?;
             }
+            "--seconds" | "--disk-mib" => {
+                let value = it
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| BenchError::Usage(format!("{arg} needs a number >= 1")))?;
+                if arg == "--seconds" {
+                    seconds = value;
+                } else {
+                    disk_mib = value;
+                }
+            }
             "boot" => which = Some("boot"),
+            "blk" => which = Some("blk"),
             "--slow" => slow = true, // full run count for slow rows too
             "clock" => which = Some("clock"),
             "sched" => which = Some("sched"),
@@ -40,8 +63,9 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
         Some("boot") => boot(runs, slow).map_err(BenchError::Failed),
         Some("clock") => clock().map_err(BenchError::Failed),
         Some("sched") => sched().map_err(BenchError::Failed),
+        Some("blk") => blk::blk(seconds, disk_mib).map_err(BenchError::Failed),
         _ => Err(BenchError::Usage(
-            "expected a benchmark: boot, clock or sched".into(),
+            "expected a benchmark: boot, clock, sched or blk".into(),
         )),
     }
 }

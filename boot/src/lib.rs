@@ -7,5 +7,6 @@
 pub mod bench;
 pub mod elf;
 pub mod image;
+pub mod linuxvm;
 pub mod mbr;
 pub mod qemu;
