@@ -5,6 +5,7 @@
 //! `src/main.rs`), the integration tests in `tests/` and the benchmarks in [`bench`].
 
 pub mod bench;
+pub mod diskfrom;
 pub mod elf;
 pub mod image;
 pub mod linuxvm;

@@ -7,7 +7,8 @@
 //! ```
 
 use boot::image::{self, Format, Profile};
-use boot::qemu::{self, Accel, RunConfig};
+use boot::qemu::{self, Accel, DiskSpec, Machine, RunConfig};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,12 +16,15 @@ const USAGE: &str = "\
 usage: qemu-run.sh [OPTIONS] APP [-- APP-ARGS...]
 
 Builds APP (a crate under apps/ or tests/) into one image and boots it: by PVH on QEMU
-microvm, or as a BIOS or UEFI disk image on q35. Exits with the app's status; 124 timeout,
-125 guest reset, 126 QEMU failed, 2 bad usage.
+microvm (or q35), or as a BIOS or UEFI disk image on q35. Exits with the app's status;
+124 timeout, 125 guest reset, 126 QEMU failed, 2 bad usage.
 
 options:
   --image pvh|bios|uefi  what to boot (default pvh); UEFI runs under TCG where KVM is kvm_pvm
-  --accel kvm|tcg     accelerator (default: kvm where /dev/kvm works, else tcg)
+  --machine microvm|q35  machine for the PVH ELF (default microvm; q35 boots it with qboot)
+  --disk PATH[,ro]    attach a raw disk file as virtio-blk (repeatable; vda, vdb, ... in order)
+  --disk-from DIR     attach a read-only ext4 image made from DIR (cached under target/disks)
+  --accel kvm|tcg     accelerator (default: kvm where /dev/kvm works and is not kvm_pvm, else tcg)
   --mem MIB           guest memory in MiB (default 64)
   --timeout SECONDS   kill QEMU after this long (default 30; 0 = none)
   --debug             debug build instead of release
@@ -54,9 +58,6 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// Smallest guest memory for disk images: the BIOS stages load the kernel file at 16 MiB.
-const MIN_DISK_IMAGE_MEM: u32 = 32;
 
 /// Why a command failed before the guest ran.
 pub enum Failure {
@@ -117,6 +118,84 @@ fn parse_format(value: &str) -> Result<Format, Failure> {
     })
 }
 
+/// A disk as given on the command line, in the order given.
+enum DiskArg {
+    /// `--disk PATH[,ro]`
+    File(DiskSpec),
+    /// `--disk-from DIR`
+    From(PathBuf),
+}
+
+/// Checks every disk and makes the `--disk-from` images, before anything is built or run:
+/// a bad path is a usage error (status 2); a failed image build is not.
+fn resolve_disks(disks: Vec<DiskArg>) -> Result<Vec<DiskSpec>, Failure> {
+    disks
+        .into_iter()
+        .map(|disk| match disk {
+            DiskArg::File(spec) => {
+                spec.check().map_err(Failure::Usage)?;
+                Ok(spec)
+            }
+            DiskArg::From(dir) => {
+                if !dir.is_dir() {
+                    let what = if dir.exists() {
+                        "not a folder"
+                    } else {
+                        "no such folder"
+                    };
+                    return Err(Failure::Usage(format!(
+                        "--disk-from {}: {what}",
+                        dir.display()
+                    )));
+                }
+                let image = boot::diskfrom::ext4_image_from_dir(&dir).map_err(Failure::Other)?;
+                Ok(DiskSpec::read_only(image))
+            }
+        })
+        .collect()
+}
+
+/// The accelerator to use, with a note where the choice is not the obvious one.
+fn choose_accel(asked: Option<Accel>, format: Format) -> Result<Accel, Failure> {
+    let pvm = qemu::kvm_is_pvm();
+    let accel = match asked {
+        Some(Accel::Kvm) if !qemu::kvm_usable() => {
+            return Err(Failure::Other(
+                "--accel kvm: /dev/kvm is not usable here; use --accel tcg".into(),
+            ));
+        }
+        Some(accel) => accel,
+        None => {
+            if pvm && qemu::kvm_usable() {
+                // kvm_pvm emulates this kernel's ring-0 code instruction by instruction
+                // (it is not a PVM guest yet), and real-mode firmware too.
+                eprintln!(
+                    "qemu-run: note: /dev/kvm here is kvm_pvm, which emulates this kernel \
+                     (not a PVM guest) instruction by instruction; using TCG (--accel kvm insists)"
+                );
+            }
+            Accel::best()
+        }
+    };
+    if accel == Accel::Kvm && format == Format::Uefi && pvm {
+        // OVMF stops with "KVM internal error ... emulation failure" under kvm_pvm.
+        eprintln!("qemu-run: UEFI firmware cannot run under kvm_pvm here; using TCG");
+        return Ok(Accel::Tcg);
+    }
+    if accel == Accel::Kvm && pvm {
+        eprintln!(
+            "qemu-run: note: /dev/kvm here is kvm_pvm, which emulates this kernel's ring-0 code \
+             (~1000x slower than TCG for compute{}); --accel tcg is faster on this host",
+            if format == Format::Bios {
+                "; a BIOS boot takes about 11 s"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(accel)
+}
+
 fn cmd_run(args: &[String]) -> Result<u8, Failure> {
     let mut accel = None;
     let mut mem = 64u32;
@@ -128,6 +207,8 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
     let mut app = None;
     let mut app_args = Vec::new();
     let mut format = Format::Pvh;
+    let mut machine = None;
+    let mut disks = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| take_value(&mut it, name);
@@ -143,10 +224,26 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
                         Failure::Usage(format!("--accel {v}: expected kvm or tcg"))
                     })?);
             }
+            "--machine" => {
+                let v = value("--machine")?;
+                machine = Some(Machine::parse(&v).ok_or_else(|| {
+                    Failure::Usage(format!("--machine {v}: expected microvm or q35"))
+                })?);
+            }
+            "--disk" => {
+                let v = value("--disk")?;
+                if v.is_empty() || v == ",ro" {
+                    return Err(Failure::Usage(
+                        "--disk needs a file: --disk PATH[,ro]".into(),
+                    ));
+                }
+                disks.push(DiskArg::File(DiskSpec::parse(&v)));
+            }
+            "--disk-from" => disks.push(DiskArg::From(value("--disk-from")?.into())),
             "--mem" => {
                 let v = value("--mem")?;
-                mem = v.parse().ok().filter(|&m| m >= 2).ok_or_else(|| {
-                    Failure::Usage(format!("--mem {v}: expected a number of MiB, at least 2"))
+                mem = v.parse().ok().filter(|&m| m >= 1).ok_or_else(|| {
+                    Failure::Usage(format!("--mem {v}: expected a whole number of MiB"))
                 })?;
             }
             "--timeout" => {
@@ -175,41 +272,20 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
         }
     }
     let app = app.ok_or_else(|| Failure::Usage(format!("missing APP\n{USAGE}")))?;
-    if format != Format::Pvh && mem < MIN_DISK_IMAGE_MEM {
+    if format != Format::Pvh && machine == Some(Machine::Microvm) {
         return Err(Failure::Usage(format!(
-            "--mem {mem}: disk images need at least {MIN_DISK_IMAGE_MEM} MiB (the BIOS loader puts the kernel at 16 MiB)"
+            "--machine microvm: {} disk images boot on q35 (--machine is for the PVH ELF)",
+            format.name()
         )));
     }
-    let explicit_accel = accel.is_some();
-    let mut accel = accel.unwrap_or_else(Accel::best);
-    if accel == Accel::Kvm && !qemu::kvm_usable() {
-        return Err(Failure::Other(
-            "--accel kvm: /dev/kvm is not usable here; use --accel tcg".into(),
-        ));
-    }
-    if accel == Accel::Kvm && format == Format::Uefi && qemu::kvm_is_pvm() {
-        // OVMF stops with "KVM internal error ... emulation failure" under kvm_pvm.
-        eprintln!("qemu-run: UEFI firmware cannot run under kvm_pvm here; using TCG");
-        accel = Accel::Tcg;
-    }
-    if accel == Accel::Kvm && format == Format::Bios && qemu::kvm_is_pvm() && !explicit_accel {
-        // kvm_pvm emulates real mode instruction by instruction: ~11 s against ~0.9 s.
-        eprintln!(
-            "qemu-run: BIOS boots take about 11 s under kvm_pvm here (0.9 s under TCG); \
-             using TCG (--accel kvm to insist)"
-        );
-        accel = Accel::Tcg;
-    }
-    if accel == Accel::Kvm && qemu::kvm_is_pvm() {
-        eprintln!(
-            "qemu-run: note: /dev/kvm here is kvm_pvm, which emulates this kernel's ring-0 code \
-             (~1000x slower than TCG for compute); --accel tcg is faster on this host"
-        );
-    }
+    let accel = choose_accel(accel, format)?;
+    let disks = resolve_disks(disks)?;
     let (image, path) = image::build_format(&app, profile, format, "")
         .map_err(|e| Failure::Other(e.to_string()))?;
     let mut config = RunConfig::new(&path);
     config.format = format;
+    config.machine = machine.unwrap_or_default();
+    config.disks = disks;
     config.accel = accel;
     config.mem_mib = mem;
     config.kernel_options = cmdline;
@@ -220,6 +296,8 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
         (Some(s), _) => Some(Duration::from_secs(s)),
         (None, false) => Some(Duration::from_secs(30)),
     };
+    // Everything that would make QEMU fail, or the guest hang before it can say why.
+    config.check().map_err(Failure::Usage)?;
     if verbose {
         eprintln!("{}", qemu::shell_words(&config.command()));
     }

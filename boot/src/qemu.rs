@@ -1,9 +1,12 @@
-//! The one place that knows how to run an image under QEMU: command line, timeout, and
-//! what QEMU's exit status means. `scripts/qemu-run.sh`, the tests and the benchmarks all
-//! come through here.
+//! The one place that knows how to run an image under QEMU: command line, machine, disks,
+//! timeout, and what QEMU's exit status means. `scripts/qemu-run.sh`, the tests and the
+//! benchmarks all come through here ([`RunConfig`]); [`crate::diskfrom`] makes disk files
+//! from folders.
 
+use crate::elf::Elf;
 use crate::image::Format;
 use kernel::exit_status::{self, QemuOutcome};
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,9 +21,15 @@ pub enum Accel {
 }
 
 impl Accel {
-    /// KVM where `/dev/kvm` can be opened read-write, else TCG.
+    /// KVM where `/dev/kvm` can be opened read-write and is not `kvm_pvm`, else TCG.
+    /// (`kvm_pvm` runs this kernel, which is not a PVM guest, through its instruction
+    /// emulator: see [`kvm_is_pvm`]. Ask for [`Accel::Kvm`] explicitly to use it anyway.)
     pub fn best() -> Self {
-        if kvm_usable() { Self::Kvm } else { Self::Tcg }
+        if kvm_usable() && !kvm_is_pvm() {
+            Self::Kvm
+        } else {
+            Self::Tcg
+        }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -55,6 +64,148 @@ pub fn kvm_usable() -> bool {
         .is_ok()
 }
 
+/// The machine QEMU emulates for the PVH ELF. Disk images always boot on q35.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Machine {
+    /// `-M microvm`: no firmware, no PCI; devices on virtio-mmio transports that QEMU
+    /// lists on the kernel command line (`virtio_mmio.device=` words).
+    #[default]
+    Microvm,
+    /// `-M q35` with qboot as firmware (boots the ELF by PVH in milliseconds); devices on
+    /// PCI, whose BARs qboot leaves for the guest to assign.
+    Q35,
+}
+
+impl Machine {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "microvm" => Some(Self::Microvm),
+            "q35" => Some(Self::Q35),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Microvm => "microvm",
+            Self::Q35 => "q35",
+        }
+    }
+}
+
+/// How QEMU caches a disk's data on the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CacheMode {
+    /// `cache=writeback`: writes land in the host's page cache; a guest flush reaches
+    /// the host disk (fdatasync). The default.
+    #[default]
+    Writeback,
+    /// `cache=none,aio=native`: O_DIRECT with Linux AIO, no host page cache (what the
+    /// benchmark measures). The file must be on a filesystem with O_DIRECT (not tmpfs).
+    None,
+}
+
+impl CacheMode {
+    /// The `-drive` options for this mode.
+    pub fn drive_options(self) -> &'static str {
+        match self {
+            Self::Writeback => "cache=writeback",
+            Self::None => "cache=none,aio=native",
+        }
+    }
+}
+
+/// One virtio-blk disk. The guest names disks `vda`, `vdb`, ... in the order of
+/// [`RunConfig::disks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskSpec {
+    /// A raw disk file (or block device).
+    pub path: PathBuf,
+    /// Attach with `readonly=on`: the device reports itself read-only and QEMU refuses
+    /// writes.
+    pub read_only: bool,
+    pub cache: CacheMode,
+}
+
+impl DiskSpec {
+    /// A writable disk with the default cache mode.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            read_only: false,
+            cache: CacheMode::default(),
+        }
+    }
+
+    /// A read-only disk with the default cache mode.
+    pub fn read_only(path: impl Into<PathBuf>) -> Self {
+        Self {
+            read_only: true,
+            ..Self::new(path)
+        }
+    }
+
+    /// Parses `PATH[,ro]`, the value of `--disk`.
+    pub fn parse(value: &str) -> Self {
+        match value.strip_suffix(",ro") {
+            Some(path) => Self::read_only(path),
+            None => Self::new(value),
+        }
+    }
+
+    /// Checks what QEMU would find when it opens the disk, so that a bad path is a clear
+    /// error before QEMU starts: the file exists, is a file or block device, can be read,
+    /// and (unless read-only) written.
+    pub fn check(&self) -> Result<(), String> {
+        let shown = self.path.display();
+        let meta = std::fs::metadata(&self.path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("disk {shown}: no such file"),
+            _ => format!("disk {shown}: {e}"),
+        })?;
+        if meta.is_dir() {
+            return Err(format!(
+                "disk {shown}: is a directory (--disk-from DIR makes a read-only ext4 image \
+                 from a folder)"
+            ));
+        }
+        let block_device = std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type());
+        if !meta.is_file() && !block_device {
+            return Err(format!("disk {shown}: not a regular file or block device"));
+        }
+        std::fs::File::open(&self.path)
+            .map_err(|e| format!("disk {shown}: cannot read it: {e}"))?;
+        if !self.read_only {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.path)
+                .map_err(|e| {
+                    format!(
+                        "disk {shown}: cannot open it for writing ({e}); to attach it \
+                         read-only, give `--disk {shown},ro`"
+                    )
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// QEMU's drive id of the disk at `index` in [`RunConfig::disks`]: `vd0`, `vd1`, ... (the
+/// `device` field of QMP `query-blockstats`).
+pub fn drive_id(index: usize) -> String {
+    format!("vd{index}")
+}
+
+/// qboot, the firmware that boots the PVH ELF on q35 (Debian's `qemu-system-data`).
+pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
+
+/// Smallest guest memory for disk images: the BIOS stages load the kernel file at 16 MiB.
+pub const MIN_DISK_IMAGE_MEM_MIB: u32 = 32;
+
+const MIB: u64 = 1024 * 1024;
+/// ELF program header type of a loadable segment.
+const PT_LOAD: u32 = 1;
+
 /// Everything that shapes one QEMU run.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -69,8 +220,13 @@ pub struct RunConfig {
     pub timeout: Option<Duration>,
     /// Start QEMU's gdb stub on tcp::1234 and wait for the debugger.
     pub gdb: bool,
-    /// What `kernel` is: a PVH ELF (microvm) or a BIOS/UEFI disk image (q35).
+    /// What `kernel` is: a PVH ELF (microvm or q35, see `machine`) or a BIOS/UEFI disk
+    /// image (always q35).
     pub format: Format,
+    /// The machine for a PVH ELF; ignored for disk images, which always boot on q35.
+    pub machine: Machine,
+    /// virtio-blk disks, named `vda`, `vdb`, ... by the guest in this order.
+    pub disks: Vec<DiskSpec>,
     /// Appended to the QEMU command line as they are (tests use it to take devices away,
     /// e.g. `-machine pit=off`).
     pub extra_args: Vec<String>,
@@ -87,8 +243,128 @@ impl RunConfig {
             timeout: Some(Duration::from_secs(30)),
             gdb: false,
             format: Format::Pvh,
+            machine: Machine::Microvm,
+            disks: Vec::new(),
             extra_args: Vec::new(),
         }
+    }
+
+    /// The machine QEMU runs: `machine` for a PVH ELF, q35 for disk images.
+    pub fn effective_machine(&self) -> Machine {
+        match self.format {
+            Format::Pvh => self.machine,
+            Format::Bios | Format::Uefi => Machine::Q35,
+        }
+    }
+
+    /// The least guest memory, in MiB, that this image can start in. A PVH ELF must fit
+    /// below the end of RAM: QEMU silently drops the parts of `-kernel` that lie beyond it,
+    /// and the guest then hangs before its first instruction, with nothing to report
+    /// (measured: `hello` ends at 2.4 MiB, hangs in 2 MiB, runs in 3). Disk images need
+    /// [`MIN_DISK_IMAGE_MEM_MIB`].
+    pub fn min_mem_mib(&self) -> Result<u32, String> {
+        if self.format != Format::Pvh {
+            return Ok(MIN_DISK_IMAGE_MEM_MIB);
+        }
+        let end = self.pvh_image_end()?;
+        u32::try_from(end.div_ceil(MIB))
+            .map_err(|_| format!("{}: image ends at {end:#x}", display_path(&self.kernel)))
+    }
+
+    /// The physical address where the PVH ELF's last loaded segment ends.
+    fn pvh_image_end(&self) -> Result<u64, String> {
+        let shown = display_path(&self.kernel);
+        let data = std::fs::read(&self.kernel).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        Elf::parse(&data)
+            .and_then(|elf| elf.segments())
+            .map_err(|e| format!("{shown}: {e}"))?
+            .iter()
+            .filter(|s| s.kind == PT_LOAD)
+            .map(|s| s.vaddr + s.mem_size)
+            .max()
+            .ok_or_else(|| format!("{shown}: no loadable segment"))
+    }
+
+    /// Checks, before QEMU starts, what would otherwise make it fail or the guest hang
+    /// silently: too little memory for the image, missing firmware, disks that cannot be
+    /// opened as asked, one disk attached writable twice.
+    pub fn check(&self) -> Result<(), String> {
+        let min = self.min_mem_mib()?;
+        if self.mem_mib < min {
+            let why = match self.format {
+                Format::Pvh => format!(
+                    "{} is loaded into guest memory up to {} KiB",
+                    display_path(&self.kernel),
+                    self.pvh_image_end()?.div_ceil(1024)
+                ),
+                Format::Bios | Format::Uefi => {
+                    "the BIOS loader puts the kernel at 16 MiB".to_string()
+                }
+            };
+            return Err(format!(
+                "--mem {}: too little memory for this image: it needs at least {min} MiB ({why})",
+                self.mem_mib
+            ));
+        }
+        let firmware = match (self.format, self.effective_machine()) {
+            (Format::Uefi, _) => Some((OVMF, "ovmf")),
+            (Format::Pvh, Machine::Q35) => Some((QBOOT, "qemu-system-data")),
+            _ => None,
+        };
+        if let Some((path, package)) = firmware
+            && !Path::new(path).is_file()
+        {
+            return Err(format!(
+                "{path} is missing: run `apt-get install -y {package}` \
+                 (scripts/qemu-run.sh does this when run as root)"
+            ));
+        }
+        for (i, disk) in self.disks.iter().enumerate() {
+            disk.check()?;
+            let same =
+                |other: &DiskSpec| match (other.path.canonicalize(), disk.path.canonicalize()) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => false,
+                };
+            if let Some(earlier) = self.disks[..i].iter().find(|d| same(d))
+                && !(earlier.read_only && disk.read_only)
+            {
+                return Err(format!(
+                    "disk {} is given twice; QEMU can attach a file twice only if both \
+                     are read-only (,ro)",
+                    disk.path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `-drive` and `-device` arguments for [`RunConfig::disks`], for either machine.
+    /// microvm gives the first `-device` the highest virtio-mmio transport address and the
+    /// guest names MMIO disks by descending address; q35 gives the next free PCI slot and
+    /// the guest names PCI disks by ascending slot. Either way the devices go in the
+    /// order of `disks`, and the guest's `vda` is `disks[0]`.
+    pub fn disk_args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
+        for (i, disk) in self.disks.iter().enumerate() {
+            let id = drive_id(i);
+            let mut drive = OsString::from("file=");
+            drive.push(escape_option(&disk.path.to_string_lossy()));
+            drive.push(format!(
+                ",format=raw,if=none,id={id},werror=report,rerror=report,{}",
+                disk.cache.drive_options()
+            ));
+            if disk.read_only {
+                drive.push(",readonly=on");
+            }
+            let device = match self.effective_machine() {
+                Machine::Microvm => format!("virtio-blk-device,drive={id}"),
+                // Modern only: virtio-drivers' PciTransport drives modern devices only.
+                Machine::Q35 => format!("virtio-blk-pci,drive={id},disable-legacy=on"),
+            };
+            args.extend(["-drive".into(), drive, "-device".into(), device.into()]);
+        }
+        args
     }
 
     /// The kernel command line: options, then `--` and the quoted app arguments.
@@ -107,17 +383,26 @@ impl RunConfig {
         line
     }
 
-    /// The QEMU command. PVH boots on microvm with no firmware; disk images boot on q35
-    /// with SeaBIOS or OVMF and get the command line through fw_cfg.
+    /// The QEMU command. PVH boots on microvm with no firmware or on q35 with qboot;
+    /// disk images boot on q35 with SeaBIOS or OVMF and get the command line through
+    /// fw_cfg.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
         match self.format {
-            Format::Pvh => {
+            // acpi=off: QEMU then lists each virtio-mmio transport on the kernel command
+            // line. force-legacy=off: version 2 transports (the kernel drives both).
+            Format::Pvh if self.machine == Machine::Microvm => {
                 cmd.args([
                     "-M",
                     "microvm,x-option-roms=off,rtc=off,acpi=off",
                     "-nodefaults",
+                    "-global",
+                    "virtio-mmio.force-legacy=off",
                 ]);
+            }
+            // -nodefaults: no VGA and no NIC; the serial port is given below.
+            Format::Pvh => {
+                cmd.args(["-M", "q35", "-nodefaults", "-bios", QBOOT]);
             }
             // The BIOS stages set a VESA mode, so q35 keeps its default VGA (not shown).
             // No default NIC: its iPXE ROM slows SeaBIOS, and OVMF would try a network boot
@@ -149,7 +434,7 @@ impl RunConfig {
                 }
                 // snapshot=on: the image is opened read-only (runs can share it, and a
                 // run never changes it); guest writes go to a throwaway overlay.
-                let mut drive = std::ffi::OsString::from("format=raw,snapshot=on,file=");
+                let mut drive = OsString::from("format=raw,snapshot=on,file=");
                 drive.push(escape_option(&self.kernel.to_string_lossy()));
                 cmd.arg("-drive").arg(drive);
                 if !line.is_empty() {
@@ -161,6 +446,7 @@ impl RunConfig {
                 }
             }
         }
+        cmd.args(self.disk_args());
         if self.gdb {
             cmd.args(["-s", "-S"]);
         }
@@ -168,8 +454,10 @@ impl RunConfig {
         cmd
     }
 
-    /// Runs with the console passed through to this process's stdout.
+    /// Runs with the console passed through to this process's stdout. Fails without
+    /// starting QEMU if [`RunConfig::check`] does.
     pub fn run_interactive(&self) -> Result<Outcome, RunError> {
+        self.check().map_err(RunError)?;
         let start = Instant::now();
         let child = self.command().spawn().map_err(spawn_error)?;
         let (status, timed_out) = wait_with_timeout(child, self.timeout)?;
@@ -181,8 +469,10 @@ impl RunConfig {
         ))
     }
 
-    /// Runs and captures the console.
+    /// Runs and captures the console. Fails without starting QEMU if
+    /// [`RunConfig::check`] does.
     pub fn run_captured(&self) -> Result<Outcome, RunError> {
+        self.check().map_err(RunError)?;
         let start = Instant::now();
         let mut child = self
             .command()
@@ -463,6 +753,210 @@ mod tests {
         assert!(!words.contains("-kernel"), "{words}");
         config.format = Format::Uefi;
         assert!(shell_words(&config.command()).contains(OVMF));
+    }
+
+    fn args(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The words from the first `-drive` to the end.
+    fn disk_words(config: &RunConfig) -> Vec<String> {
+        let words = args(&config.command());
+        let first = words.iter().position(|w| w == "-drive");
+        // Disk images have their boot drive first; skip it.
+        let skip = usize::from(config.format != Format::Pvh) * 2;
+        words[first.expect("a -drive") + skip..].to_vec()
+    }
+
+    fn two_disks() -> Vec<DiskSpec> {
+        vec![
+            DiskSpec::new("/d/a,b.img"),
+            DiskSpec {
+                path: "/d/c.img".into(),
+                read_only: true,
+                cache: CacheMode::None,
+            },
+        ]
+    }
+
+    #[test]
+    fn microvm_disks_are_mmio_devices_in_the_given_order() {
+        let mut config = RunConfig::new("k.elf");
+        config.disks = two_disks();
+        let words = args(&config.command());
+        assert!(words.starts_with(&[
+            "-M".into(),
+            "microvm,x-option-roms=off,rtc=off,acpi=off".into(),
+            "-nodefaults".into(),
+            "-global".into(),
+            "virtio-mmio.force-legacy=off".into(),
+        ]));
+        assert_eq!(
+            disk_words(&config),
+            [
+                "-drive",
+                "file=/d/a,,b.img,format=raw,if=none,id=vd0,werror=report,rerror=report,cache=writeback",
+                "-device",
+                "virtio-blk-device,drive=vd0",
+                "-drive",
+                "file=/d/c.img,format=raw,if=none,id=vd1,werror=report,rerror=report,cache=none,aio=native,readonly=on",
+                "-device",
+                "virtio-blk-device,drive=vd1",
+            ]
+        );
+    }
+
+    #[test]
+    fn q35_runs_the_elf_on_qboot_with_pci_disks_in_the_given_order() {
+        let mut config = RunConfig::new("k.elf");
+        config.machine = Machine::Q35;
+        config.disks = two_disks();
+        let words = shell_words(&config.command());
+        assert!(
+            words.starts_with(&format!(
+                "qemu-system-x86_64 -M q35 -nodefaults -bios {QBOOT} "
+            )),
+            "{words}"
+        );
+        assert!(words.contains("-kernel k.elf"), "{words}");
+        assert!(!words.contains("virtio-mmio"), "{words}");
+        let disks = disk_words(&config);
+        assert_eq!(disks[3], "virtio-blk-pci,drive=vd0,disable-legacy=on");
+        assert_eq!(disks[7], "virtio-blk-pci,drive=vd1,disable-legacy=on");
+        assert!(
+            disks[5]
+                .ends_with("id=vd1,werror=report,rerror=report,cache=none,aio=native,readonly=on")
+        );
+    }
+
+    #[test]
+    fn disk_images_get_pci_disks_after_their_boot_drive() {
+        for format in [Format::Bios, Format::Uefi] {
+            let mut config = RunConfig::new("boot.img");
+            config.format = format;
+            // The machine field is for the PVH ELF only.
+            config.machine = Machine::Microvm;
+            config.disks = vec![DiskSpec::new("data.img")];
+            assert_eq!(config.effective_machine(), Machine::Q35);
+            let words = shell_words(&config.command());
+            assert!(
+                words.contains("-drive format=raw,snapshot=on,file=boot.img"),
+                "{words}"
+            );
+            assert!(!words.contains("qboot"), "{words}");
+            assert_eq!(
+                disk_words(&config)[..4],
+                [
+                    "-drive",
+                    "file=data.img,format=raw,if=none,id=vd0,werror=report,rerror=report,cache=writeback",
+                    "-device",
+                    "virtio-blk-pci,drive=vd0,disable-legacy=on",
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn no_disks_no_drive_lines() {
+        let words = shell_words(&RunConfig::new("k.elf").command());
+        assert!(!words.contains("-drive"), "{words}");
+        assert!(!words.contains("virtio-blk"), "{words}");
+    }
+
+    #[test]
+    fn disk_option_parses_the_ro_suffix() {
+        assert_eq!(DiskSpec::parse("x.img"), DiskSpec::new("x.img"));
+        assert_eq!(DiskSpec::parse("x.img,ro"), DiskSpec::read_only("x.img"));
+        assert_eq!(DiskSpec::parse("a,b.img"), DiskSpec::new("a,b.img"));
+        assert_eq!(CacheMode::default(), CacheMode::Writeback);
+    }
+
+    /// A fresh folder under the system's temp dir, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("qemu-rs-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[track_caller]
+    fn check_fails(disk: DiskSpec, needle: &str) {
+        let err = disk.check().expect_err("the check must fail");
+        assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+    }
+
+    #[test]
+    fn disks_that_qemu_cannot_open_are_refused_with_a_reason() {
+        let tmp = TempDir::new("disks");
+        let file = tmp.0.join("d.img");
+        std::fs::write(&file, [0u8; 512]).unwrap();
+        DiskSpec::new(&file).check().unwrap();
+        DiskSpec::read_only(&file).check().unwrap();
+        check_fails(DiskSpec::new(tmp.0.join("none.img")), "no such file");
+        check_fails(
+            DiskSpec::read_only(&tmp.0),
+            "is a directory (--disk-from DIR",
+        );
+        // procfs denies these even to root: write-only, and read-only.
+        check_fails(
+            DiskSpec::read_only("/proc/sys/vm/drop_caches"),
+            "cannot read it",
+        );
+        DiskSpec::read_only("/proc/sys/kernel/osrelease")
+            .check()
+            .unwrap();
+        check_fails(
+            DiskSpec::new("/proc/sys/kernel/osrelease"),
+            "cannot open it for writing (Permission denied (os error 13)); to attach it \
+             read-only, give `--disk /proc/sys/kernel/osrelease,ro`",
+        );
+    }
+
+    #[test]
+    fn config_check_covers_memory_and_disks() {
+        let tmp = TempDir::new("check");
+        let kernel = tmp.0.join("floor.elf");
+        std::fs::write(&kernel, crate::elf::floor_kernel()).unwrap();
+        let disk = tmp.0.join("d.img");
+        std::fs::write(&disk, [0u8; 512]).unwrap();
+        let mut config = RunConfig::new(&kernel);
+        // The floor kernel is loaded at 1 MiB and ends just past it.
+        assert_eq!(config.min_mem_mib(), Ok(2));
+        config.mem_mib = 2;
+        config.check().unwrap();
+        config.mem_mib = 1;
+        let err = config.check().unwrap_err();
+        assert!(
+            err.starts_with("--mem 1: too little memory for this image: it needs at least 2 MiB"),
+            "{err}"
+        );
+        config.mem_mib = 64;
+        config.disks = vec![DiskSpec::new(&disk), DiskSpec::new(tmp.0.join("none.img"))];
+        assert!(
+            config
+                .check()
+                .unwrap_err()
+                .contains("none.img: no such file")
+        );
+        config.disks = vec![DiskSpec::new(&disk), DiskSpec::read_only(&disk)];
+        assert!(config.check().unwrap_err().contains("is given twice"));
+        config.disks = vec![DiskSpec::read_only(&disk), DiskSpec::read_only(&disk)];
+        config.check().unwrap();
+        config.format = Format::Bios;
+        config.mem_mib = MIN_DISK_IMAGE_MEM_MIB - 1;
+        assert!(config.check().unwrap_err().contains("16 MiB"));
     }
 
     #[test]

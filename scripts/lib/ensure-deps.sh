@@ -35,15 +35,29 @@ ensure_lint_tools() {
     ensure_components rustfmt clippy
 }
 
-# QEMU, and OVMF for UEFI disk images.
+# QEMU, OVMF for UEFI disk images, and qboot (qemu-system-data) for the ELF on q35.
 ensure_qemu() {
-    command -v qemu-system-x86_64 >/dev/null && [ -f /usr/share/ovmf/OVMF.fd ] && return 0
+    command -v qemu-system-x86_64 >/dev/null && [ -f /usr/share/ovmf/OVMF.fd ] &&
+        [ -f /usr/share/qemu/qboot.rom ] && return 0
+    apt_install qemu-system-x86 qemu-system-data ovmf
+}
+
+# mke2fs, for --disk-from (ext4 images made from a folder). Often in /sbin, off PATH.
+ensure_e2fsprogs() {
+    if command -v mke2fs >/dev/null || [ -x /usr/sbin/mke2fs ] || [ -x /sbin/mke2fs ]; then
+        return 0
+    fi
+    apt_install e2fsprogs
+}
+
+# Installs Debian packages when root, or says what to run.
+apt_install() {
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing qemu-system-x86 and ovmf (apt-get)" >&2
+        echo "setup: installing $* (apt-get)" >&2
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 ovmf >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
     else
-        die "QEMU or OVMF missing: run 'sudo apt-get install -y qemu-system-x86 ovmf'"
+        die "missing packages: run 'sudo apt-get install -y $*'"
     fi
 }
 

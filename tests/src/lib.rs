@@ -1,9 +1,11 @@
 //! Helpers for the QEMU integration tests: build each guest image once per test binary,
-//! boot it through the shared runner (`boot::qemu`), and hand back console and status.
+//! boot it through the shared runner (`boot::qemu`), and hand back console and status;
+//! [`qemu_run`] drives `scripts/qemu-run.sh`'s host tool itself, for its own checks.
 
 use boot::image::{self, Format, Profile};
-use boot::qemu::{Accel, Outcome, RunConfig};
+use boot::qemu::{Accel, DiskSpec, Machine, Outcome, RunConfig};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -71,6 +73,36 @@ impl Run {
         self
     }
 
+    /// The machine for the PVH ELF (disk images always boot on q35).
+    pub fn machine(mut self, machine: Machine) -> Self {
+        self.config.machine = machine;
+        self
+    }
+
+    /// Attaches a writable disk; the guest names disks `vda`, `vdb`, ... in call order.
+    pub fn disk(self, path: impl AsRef<Path>) -> Self {
+        self.disk_spec(DiskSpec::new(path.as_ref()))
+    }
+
+    /// Attaches a read-only disk.
+    pub fn disk_ro(self, path: impl AsRef<Path>) -> Self {
+        self.disk_spec(DiskSpec::read_only(path.as_ref()))
+    }
+
+    /// Attaches a read-only ext4 image of the folder `dir` (as `--disk-from`).
+    pub fn disk_from(self, dir: impl AsRef<Path>) -> Self {
+        let dir = dir.as_ref();
+        let image = boot::diskfrom::ext4_image_from_dir(dir)
+            .unwrap_or_else(|e| panic!("making an image of {}: {e}", dir.display()));
+        self.disk_ro(image)
+    }
+
+    /// Attaches a disk as described (e.g. with another cache mode).
+    pub fn disk_spec(mut self, disk: DiskSpec) -> Self {
+        self.config.disks.push(disk);
+        self
+    }
+
     /// Extra QEMU arguments (e.g. `-machine pit=off` to remove a device).
     pub fn qemu_args(mut self, args: &[&str]) -> Self {
         self.config.extra_args = args.iter().map(|s| s.to_string()).collect();
@@ -88,6 +120,59 @@ impl Run {
             .run_captured()
             .unwrap_or_else(|e| panic!("running QEMU: {e}"))
     }
+}
+
+/// What `scripts/qemu-run.sh` printed and returned.
+#[derive(Debug)]
+pub struct RunnerOutput {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub wall: Duration,
+}
+
+/// Runs `scripts/qemu-run.sh ARGS` as the user would (its host tool `boot run`, built once
+/// per test binary; the script's own dependency checks are skipped).
+pub fn qemu_run(args: &[&str]) -> RunnerOutput {
+    static TOOL: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let root = image::workspace_root();
+    let tool = TOOL.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--quiet", "--release", "-p", "boot"])
+            .status()
+            .expect("running cargo");
+        assert!(status.success(), "building the host tool failed");
+        root.join("target").join("release").join("boot")
+    });
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new(tool)
+        .current_dir(&root)
+        .arg("run")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running the host tool");
+    RunnerOutput {
+        status: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        wall: start.elapsed(),
+    }
+}
+
+/// Asserts the runner refused with status 2 (not QEMU's 124 after a silent hang, nor
+/// 126) and an `error:` line containing `needle`.
+#[track_caller]
+pub fn assert_usage_error(out: &RunnerOutput, needle: &str) {
+    assert_eq!(out.status, Some(2), "{out:#?}");
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("error: ") && l.contains(needle)),
+        "no error line with {needle:?}: {out:#?}"
+    );
 }
 
 /// Asserts the status and prints the console on failure.

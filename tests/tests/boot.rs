@@ -1,8 +1,10 @@
 //! Booting, arguments and exit statuses end to end under TCG: behaviour tests run from the
-//! PVH ELF and from the BIOS disk image (`in_every_format`).
+//! PVH ELF and from the BIOS disk image (`in_every_format`); the ELF on q35 with qboot; and
+//! what the runner (`scripts/qemu-run.sh`) refuses before QEMU starts.
 
-use boot::qemu::Ending;
-use tests::{Run, assert_console, assert_status, in_every_format};
+use boot::image::Format;
+use boot::qemu::{Ending, Machine};
+use tests::{Run, assert_console, assert_status, assert_usage_error, in_every_format, qemu_run};
 
 #[test]
 fn hello_greets_prints_args_and_exits_zero() {
@@ -19,10 +21,133 @@ fn hello_greets_prints_args_and_exits_zero() {
 }
 
 #[test]
-fn hello_runs_in_8_mib() {
-    let out = Run::new("hello").mem(8).go();
+fn hello_runs_in_the_least_memory_the_runner_allows() {
+    let run = Run::new("hello");
+    let least = run.config.min_mem_mib().unwrap();
+    assert!(least <= 8, "hello needs {least} MiB");
+    let out = run.mem(least).go();
     assert_status(&out, 0);
     assert_console(&out, "Hello");
+}
+
+#[test]
+fn too_little_memory_is_a_usage_error_not_a_silent_hang() {
+    // In 2 MiB the image (loaded at 2 MiB) lies beyond RAM: QEMU drops it and the guest
+    // hangs before its first instruction, so the runner must refuse.
+    tests::image("hello", Format::Pvh);
+    let out = qemu_run(&["--accel", "tcg", "--mem", "2", "hello"]);
+    assert_usage_error(
+        &out,
+        "--mem 2: too little memory for this image: it needs at least 3 MiB",
+    );
+    let out = qemu_run(&["--accel", "tcg", "--mem", "0", "hello"]);
+    assert_usage_error(&out, "--mem 0: expected a whole number of MiB");
+}
+
+#[test]
+fn hello_boots_on_q35_with_qboot() {
+    let out = Run::new("hello")
+        .machine(Machine::Q35)
+        .args(&["a", "b"])
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, r#"args: ["a", "b"]"#);
+}
+
+#[test]
+fn runner_attaches_disks_in_the_given_order_on_either_machine() {
+    let dir = std::env::temp_dir().join(format!("boot-rs-disks-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    std::fs::write(dir.join("site/index.html"), "hi\n").unwrap();
+    let data = dir.join("data.img");
+    std::fs::write(&data, vec![0u8; 1 << 20]).unwrap();
+    let data = data.to_str().unwrap();
+    let site = dir.join("site");
+    let site = site.to_str().unwrap();
+    for (machine, device) in [("microvm", "virtio-blk-device"), ("q35", "virtio-blk-pci")] {
+        let out = qemu_run(&[
+            "--accel",
+            "tcg",
+            "--verbose",
+            "--machine",
+            machine,
+            "--disk",
+            data,
+            "--disk-from",
+            site,
+            "hello",
+            "--",
+            "a",
+        ]);
+        assert_eq!(out.status, Some(0), "{out:#?}");
+        assert!(out.stdout.contains(r#"args: ["a"]"#), "{out:#?}");
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("qemu-system-x86_64 "))
+            .unwrap();
+        let first = line
+            .find(&format!("file={data},"))
+            .expect("the --disk file");
+        let second = line.find(".ext4,").expect("the --disk-from image");
+        assert!(first < second, "{line}");
+        assert!(
+            line.contains(&format!("-device {device},drive=vd0")),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("-device {device},drive=vd1")),
+            "{line}"
+        );
+        assert!(line[second..].starts_with(".ext4,format=raw,if=none,id=vd1,werror=report,rerror=report,cache=writeback,readonly=on"), "{line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn disks_that_cannot_be_opened_are_usage_errors_before_qemu_starts() {
+    let dir = std::env::temp_dir().join(format!("boot-rs-bad-disks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("missing.img");
+    let missing = missing.to_str().unwrap();
+    let folder = dir.to_str().unwrap();
+    for (args, message) in [
+        (
+            vec!["--disk", missing],
+            format!("disk {missing}: no such file"),
+        ),
+        (
+            vec!["--disk", folder],
+            format!("disk {folder}: is a directory"),
+        ),
+        (
+            vec!["--disk-from", missing],
+            format!("--disk-from {missing}: no such folder"),
+        ),
+        // procfs refuses these even to root: write-only, and read-only.
+        (
+            vec!["--disk", "/proc/sys/vm/drop_caches,ro"],
+            "disk /proc/sys/vm/drop_caches: cannot read it".into(),
+        ),
+        (
+            vec!["--disk", "/proc/sys/kernel/osrelease"],
+            "give `--disk /proc/sys/kernel/osrelease,ro`".into(),
+        ),
+        (
+            vec!["--machine", "pc"],
+            "--machine pc: expected microvm or q35".into(),
+        ),
+        (
+            vec!["--image", "bios", "--machine", "microvm"],
+            "bios disk images boot on q35".into(),
+        ),
+    ] {
+        let mut all = vec!["--accel", "tcg"];
+        all.extend(args);
+        all.push("hello");
+        assert_usage_error(&qemu_run(&all), &message);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
