@@ -9,10 +9,11 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use linked_list_allocator::Heap;
-use spin::Mutex;
+use crate::sync::IrqMutex;
 
 struct KernelHeap {
-    heap: Mutex<Heap>,
+    /// Interrupt-safe: a handler that wakes a task may grow the run queue.
+    heap: IrqMutex<Heap>,
 }
 
 /// Size and alignment of the last failed allocation (0 = none).
@@ -50,7 +51,7 @@ unsafe impl GlobalAlloc for KernelHeap {
 
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap {
-    heap: Mutex::new(Heap::empty()),
+    heap: IrqMutex::new(Heap::empty()),
 };
 
 /// Hands `[start, start + size)` to the heap.

@@ -366,7 +366,7 @@ impl BlockDriver for VirtioBlk {
         };
         let token = match added {
             Ok(token) => token,
-            Err(_) => {
+            Err(virtio_drivers::Error::QueueFull) => {
                 // Full: wait for a completion to make room.
                 inner.room_waiters.push(cx.waker().clone());
                 let Slot { op, sector, data, .. } = slot;
@@ -375,6 +375,19 @@ impl BlockDriver for VirtioBlk {
                     sector,
                     buffer: data,
                 });
+            }
+            Err(e) => {
+                // Never happens with one to three buffers per request; fail the request
+                // rather than wait for room that would not help.
+                log::error!("{}: cannot queue a request: {e}", self.info.name);
+                slot.result = Some(Err(BlockError::Device {
+                    disk: self.info.name.clone(),
+                    sector: slot.sector,
+                }));
+                let ticket = inner.next_ticket;
+                inner.next_ticket += 1;
+                inner.slots.insert(ticket, slot);
+                return Ok(Ticket(ticket));
             }
         };
         let ticket = inner.next_ticket;
