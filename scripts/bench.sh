@@ -16,7 +16,10 @@ ensure_blk_deps() {
     command -v xz >/dev/null || missing+=(xz-utils)
     command -v dpkg >/dev/null || die "blk needs a Debian system (dpkg, apt-get) for its Linux baseline"
     local need_lists=0
-    apt-cache policy busybox-static 2>/dev/null | grep -q 'Candidate: [0-9]' || need_lists=1
+    # (Not a pipe into grep -q: under pipefail, apt-cache's SIGPIPE would count as failure.)
+    local policy
+    policy=$(apt-cache policy busybox-static 2>/dev/null || true)
+    grep -q 'Candidate: [0-9]' <<<"$policy" || need_lists=1
     [ "${#missing[@]}" -eq 0 ] && [ "$need_lists" -eq 0 ] && return 0
     [ "$(id -u)" -eq 0 ] || die "blk needs ${missing[*]:-apt package lists}: run 'sudo apt-get update && sudo apt-get install -y ${missing[*]}'"
     echo "setup: apt-get update${missing[*]:+, installing ${missing[*]}}" >&2
