@@ -26,9 +26,8 @@ pub(crate) const MIN_STACK: u64 = 16 * 1024;
 
 struct KernelSpace {
     frames: FrameAllocator,
+    /// The kernel's tables; they also know the direct map (RAM at `phys + offset`).
     tables: PageTables,
-    /// Direct map: RAM at `phys + offset`.
-    offset: u64,
 }
 
 static SPACE: Mutex<Option<KernelSpace>> = Mutex::new(None);
@@ -333,11 +332,7 @@ pub(crate) fn init(
             top,
         });
     }
-    let mut space = KernelSpace {
-        frames,
-        tables,
-        offset,
-    };
+    let mut space = KernelSpace { frames, tables };
     let main_stack_top = main_guard + stack_pages * PAGE_SIZE;
     // SAFETY: the new tables map the kernel image, its stacks (but their guard pages) and
     // all usable RAM; the code running now (kernel image, boot stack) keeps its addresses.
@@ -423,7 +418,7 @@ pub(crate) fn allocate_stack(name: &str, size: u64) -> Result<TaskStack, MemErro
         unsafe { alloc::alloc::dealloc(block, layout) };
         return Err(MemError::NotReady);
     };
-    let KernelSpace { frames, tables, .. } = space;
+    let KernelSpace { frames, tables } = space;
     let guard_phys = tables.translate(guard_virt).map(|t| t.phys);
     // SAFETY: the guard page belongs to the block just allocated; nothing uses it, and it is
     // mapped back before the block is freed.
@@ -456,7 +451,7 @@ pub(crate) fn allocate_stack(name: &str, size: u64) -> Result<TaskStack, MemErro
 pub(crate) unsafe fn free_stack(stack: TaskStack) {
     stack::unregister_task(stack.guard);
     let remapped = match SPACE.lock().as_mut() {
-        Some(KernelSpace { frames, tables, .. }) => {
+        Some(KernelSpace { frames, tables }) => {
             // SAFETY: restores the direct-map entry of the guard page, which is ours.
             unsafe {
                 tables.map(
@@ -483,21 +478,12 @@ pub(crate) unsafe fn free_stack(stack: TaskStack) {
     }
 }
 
-/// Maps `len` bytes of device memory at `phys` uncached; returns the virtual address.
+/// Maps `len` bytes of device memory at `phys` uncached at its direct-map address (see
+/// [`PageTables::map_device`]); returns the virtual address.
 pub(crate) fn map_device(phys: u64, len: u64) -> Result<u64, MemError> {
     let mut guard = SPACE.lock();
-    let space = guard.as_mut().ok_or(MemError::NotReady)?;
-    let start = phys & !(PAGE_SIZE - 1);
-    let len = (phys - start + len).next_multiple_of(PAGE_SIZE);
-    let KernelSpace {
-        frames,
-        tables,
-        offset,
-    } = space;
-    let virt = start + *offset;
-    if tables.translate(virt).is_none() {
-        // SAFETY: device MMIO is outside RAM, so the mapping aliases no Rust-owned memory.
-        unsafe { tables.map(frames, virt, start, len, Access::DEVICE)? };
-    }
-    Ok(phys + *offset)
+    let KernelSpace { frames, tables } = guard.as_mut().ok_or(MemError::NotReady)?;
+    // SAFETY: device MMIO is outside RAM, so the mapping aliases no Rust-owned memory; a
+    // page that was not mapped is in no TLB, so nothing needs flushing.
+    Ok(unsafe { tables.map_device(frames, phys, len)? })
 }

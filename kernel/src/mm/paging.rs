@@ -292,7 +292,10 @@ impl PageTables {
     }
 
     /// Maps `[virt, virt + len)` to `[phys, phys + len)`, with 2 MiB pages where both
-    /// sides are aligned.
+    /// sides are aligned (and no page table is already in the way).
+    ///
+    /// All or nothing: on error no page of the range has been mapped; only intermediate
+    /// tables allocated on the way may stay, empty (later maps reuse them).
     ///
     /// # Safety
     /// The contract of [`PageTables::new`] holds for `frames`. If these tables are live,
@@ -305,43 +308,159 @@ impl PageTables {
         len: u64,
         access: Access,
     ) -> Result<(), MapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.map_range(frames, virt, phys, len, access, Existing::Refuse) }
+    }
+
+    /// Like [`PageTables::map`], but pages of the range that are already mapped exactly so
+    /// (same frame, same access) are kept: only the missing ones are mapped. For windows
+    /// that are mapped again and again, such as device registers that share a page. A page
+    /// mapped any other way is [`MapError::AlreadyMapped`]. All or nothing, as `map`.
+    ///
+    /// # Safety
+    /// As for [`PageTables::map`].
+    pub unsafe fn map_missing(
+        &mut self,
+        frames: &mut impl TableFrames,
+        virt: u64,
+        phys: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<(), MapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.map_range(frames, virt, phys, len, access, Existing::KeepIfSame) }
+    }
+
+    /// Maps the device registers `[phys, phys + len)` uncached at their direct-map address
+    /// (`phys + phys_offset`), every page of them that is not mapped yet ([`map_missing`]):
+    /// windows are mapped again and again, and overlap (virtio-mmio transports 0x200 apart
+    /// share a page). Returns the virtual address of `phys`.
+    ///
+    /// [`map_missing`]: PageTables::map_missing
+    ///
+    /// # Safety
+    /// As for [`PageTables::map`]; the range must be device memory, not RAM.
+    pub unsafe fn map_device(
+        &mut self,
+        frames: &mut impl TableFrames,
+        phys: u64,
+        len: u64,
+    ) -> Result<u64, MapError> {
+        let start = phys & !(PAGE_SIZE - 1);
+        let virt = phys.checked_add(self.phys_offset);
+        let span = len
+            .checked_add(phys - start)
+            .and_then(|span| span.checked_next_multiple_of(PAGE_SIZE));
+        let (Some(virt), Some(span)) = (virt, span) else {
+            return Err(MapError::Misaligned);
+        };
+        // SAFETY: forwarded contract.
+        unsafe { self.map_missing(frames, virt - (phys - start), start, span, Access::DEVICE)? };
+        Ok(virt)
+    }
+
+    /// The two passes behind `map` and `map_missing`: the first creates every table the
+    /// range needs and checks every page, so the only thing an error can leave behind is
+    /// empty tables; the second writes the leaf entries and cannot fail.
+    ///
+    /// # Safety
+    /// As for [`PageTables::map`].
+    unsafe fn map_range(
+        &mut self,
+        frames: &mut impl TableFrames,
+        virt: u64,
+        phys: u64,
+        len: u64,
+        access: Access,
+        existing: Existing,
+    ) -> Result<(), MapError> {
         if !(virt | phys | len).is_multiple_of(PAGE_SIZE)
             || virt.checked_add(len).is_none()
             || phys.checked_add(len).is_none()
         {
             return Err(MapError::Misaligned);
         }
+        let range = MapRange {
+            virt,
+            phys,
+            len,
+            access,
+            existing,
+        };
+        // SAFETY: forwarded contract; this pass writes only new, empty tables.
+        unsafe { self.walk_range(frames, range, false)? };
+        // SAFETY: forwarded contract. The first pass left every table this pass looks for
+        // in place, and the same entries decide the same page sizes, so it allocates
+        // nothing (hence no frames) and finds no clash.
+        let written = unsafe { self.walk_range(&mut NoFrames, range, true) };
+        debug_assert_eq!(written, Ok(()));
+        written
+    }
+
+    /// Walks the range one run of pages at a time (one table walk per 2 MiB page or per
+    /// run of 4 KiB pages up to the end of a page table), creating missing tables and
+    /// checking present entries; with `write`, also fills the missing leaf entries.
+    ///
+    /// # Safety
+    /// As for [`PageTables::map`].
+    unsafe fn walk_range(
+        &mut self,
+        frames: &mut impl TableFrames,
+        range: MapRange,
+        write: bool,
+    ) -> Result<(), MapError> {
+        let MapRange {
+            virt,
+            phys,
+            len,
+            access,
+            existing,
+        } = range;
         let mut done = 0;
         while done < len {
-            let (v, p) = (virt + done, phys + done);
-            let huge = (v | p).is_multiple_of(HUGE_PAGE_SIZE) && len - done >= HUGE_PAGE_SIZE;
+            let (v, p, left) = (virt + done, phys + done, len - done);
+            let huge = (v | p).is_multiple_of(HUGE_PAGE_SIZE) && left >= HUGE_PAGE_SIZE;
             // SAFETY: forwarded contract of this function.
-            let entry = unsafe { self.leaf_entry(frames, v, huge)? };
-            // A 2 MiB page, or a run of 4 KiB pages up to the end of this page table
-            // (one table walk per run, not per page).
-            let pages = if huge {
-                1
-            } else {
-                let to_table_end = ENTRIES - table_index(v, 0);
-                to_table_end.min(((len - done) / PAGE_SIZE) as usize)
-            };
-            let (step, bits) = if huge {
-                (HUGE_PAGE_SIZE, access.bits() | HUGE)
-            } else {
-                (PAGE_SIZE, access.bits())
-            };
+            let (entry, level) = unsafe { self.leaf_entry(frames, v, huge)? };
+            if level > 0 {
+                // SAFETY: `leaf_entry` points into a table frame we own.
+                let value = unsafe { entry.read() };
+                let size = level_page_size(level);
+                if value & PRESENT != 0 {
+                    // A large page is already there: keep it only if it is ours already.
+                    let offset = v & (size - 1);
+                    let base = value & ADDRESS_MASK & !(size - 1);
+                    if !existing.keeps(base + offset, p, value, access) {
+                        return Err(MapError::AlreadyMapped(v));
+                    }
+                    done += (size - offset).min(left);
+                } else {
+                    if write {
+                        // SAFETY: as above.
+                        unsafe { entry.write(p | access.bits() | HUGE) };
+                    }
+                    done += size;
+                }
+                continue;
+            }
+            let pages = (ENTRIES - table_index(v, 0)).min((left / PAGE_SIZE) as usize);
             for i in 0..pages {
-                // SAFETY: `leaf_entry` points into a table frame we own, and the run stays
+                let p = p + i as u64 * PAGE_SIZE;
+                // SAFETY: `leaf_entry` points into a page table we own, and the run stays
                 // within that table.
                 let entry = unsafe { entry.add(i) };
                 // SAFETY: as above.
-                if unsafe { entry.read() } & PRESENT != 0 {
-                    return Err(MapError::AlreadyMapped(v + i as u64 * step));
+                let value = unsafe { entry.read() };
+                if value & PRESENT != 0 {
+                    if !existing.keeps(value & ADDRESS_MASK, p, value, access) {
+                        return Err(MapError::AlreadyMapped(v + i as u64 * PAGE_SIZE));
+                    }
+                } else if write {
+                    // SAFETY: as above.
+                    unsafe { entry.write(p | access.bits()) };
                 }
-                // SAFETY: as above.
-                unsafe { entry.write((p + i as u64 * step) | bits) };
             }
-            done += pages as u64 * step;
+            done += pages as u64 * PAGE_SIZE;
         }
         Ok(())
     }
@@ -430,8 +549,10 @@ impl PageTables {
         None
     }
 
-    /// Pointer to the leaf entry for `virt`, creating intermediate tables. `huge` stops
-    /// at the page directory (2 MiB leaf).
+    /// The entry that maps `virt` as a leaf, and its level, creating missing intermediate
+    /// tables: level 0 (a 4 KiB page) or, with `huge`, level 1 (a 2 MiB page) unless a page
+    /// table already hangs there (then level 0 in it). Where a large page already covers
+    /// `virt`, its entry and level (1 or 2).
     ///
     /// # Safety
     /// The contract of [`PageTables::new`] holds for `frames`.
@@ -440,28 +561,30 @@ impl PageTables {
         frames: &mut impl TableFrames,
         virt: u64,
         huge: bool,
-    ) -> Result<*mut u64, MapError> {
+    ) -> Result<(*mut u64, u32), MapError> {
         let mut table = self.root;
-        let last = if huge { 1 } else { 0 };
-        for level in (last + 1..=3).rev() {
+        for level in [3u32, 2, 1] {
             // SAFETY: `table` is a table frame of this hierarchy.
             let entry = unsafe { self.entry_ptr(table, table_index(virt, level)) };
             // SAFETY: as above.
             let value = unsafe { entry.read() };
             table = if value & PRESENT == 0 {
+                if huge && level == 1 {
+                    return Ok((entry, 1));
+                }
                 // SAFETY: forwarded contract.
                 let next = unsafe { self.new_table(frames)? };
                 // SAFETY: as above.
                 unsafe { entry.write(next | PRESENT | WRITABLE) };
                 next
-            } else if value & HUGE != 0 {
-                return Err(MapError::AlreadyMapped(virt));
+            } else if value & HUGE != 0 && level < 3 {
+                return Ok((entry, level));
             } else {
                 value & ADDRESS_MASK
             };
         }
-        // SAFETY: `table` is a table frame at level `last`.
-        Ok(unsafe { self.entry_ptr(table, table_index(virt, last)) })
+        // SAFETY: `table` is a page table (level 0) of this hierarchy.
+        Ok((unsafe { self.entry_ptr(table, table_index(virt, 0)) }, 0))
     }
 
     /// Allocates and zeroes a table frame.
@@ -486,254 +609,51 @@ impl PageTables {
     }
 }
 
+/// What [`PageTables::map_range`] does with a page that is already mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Existing {
+    /// Fail: the caller expects the range to be free.
+    Refuse,
+    /// Keep it if it maps the same frame with the same access; fail otherwise.
+    KeepIfSame,
+}
+
+impl Existing {
+    /// Whether a present entry `value` that maps the page to `found` may stay, where the
+    /// caller wants `wanted` with `access`.
+    fn keeps(self, found: u64, wanted: u64, value: u64, access: Access) -> bool {
+        self == Self::KeepIfSame && found == wanted && Access::from_bits(value) == access
+    }
+}
+
+/// One call of [`PageTables::map_range`].
+#[derive(Clone, Copy, Debug)]
+struct MapRange {
+    virt: u64,
+    phys: u64,
+    len: u64,
+    access: Access,
+    existing: Existing,
+}
+
+/// A frame source with nothing in it, for a walk that must not allocate.
+struct NoFrames;
+
+impl TableFrames for NoFrames {
+    fn alloc_table(&mut self) -> Option<u64> {
+        None
+    }
+}
+
+/// Size of the page a leaf entry at `level` maps (0: 4 KiB, 1: 2 MiB, 2: 1 GiB).
+fn level_page_size(level: u32) -> u64 {
+    PAGE_SIZE << (9 * level)
+}
+
 /// Index into the table at `level` (3 = PML4, 0 = page table) for `virt`.
 fn table_index(virt: u64, level: u32) -> usize {
     ((virt >> (12 + 9 * level)) & 0x1ff) as usize
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mm::frame::FrameAllocator;
-
-    /// Fake physical memory: "physical" address 0 is the start of a heap buffer.
-    struct FakeMemory {
-        buffer: Vec<[u64; ENTRIES]>,
-        frames: FrameAllocator,
-    }
-
-    impl FakeMemory {
-        fn new(pages: usize) -> Self {
-            let mut frames = FrameAllocator::new();
-            frames.add(0, pages as u64 * PAGE_SIZE).unwrap();
-            Self {
-                buffer: vec![[0; ENTRIES]; pages],
-                frames,
-            }
-        }
-
-        fn tables(&mut self) -> PageTables {
-            let offset = self.buffer.as_mut_ptr() as u64;
-            // SAFETY: the frames index into `buffer`, which outlives the test's tables.
-            unsafe { PageTables::new(&mut self.frames, offset).unwrap() }
-        }
-    }
-
-    #[test]
-    fn maps_small_and_huge_pages() {
-        let mut mem = FakeMemory::new(64);
-        let mut pt = mem.tables();
-        // SAFETY: fake memory, nothing is live.
-        unsafe {
-            pt.map(&mut mem.frames, 0x10_0000, 0x10_0000, 0x3000, Access::TEXT)
-                .unwrap();
-            pt.map(
-                &mut mem.frames,
-                0x4000_0000,
-                0x20_0000,
-                4 << 20,
-                Access::DATA,
-            )
-            .unwrap();
-        }
-        let t = pt.translate(0x10_1234).unwrap();
-        assert_eq!(
-            (t.phys, t.access, t.page_size),
-            (0x10_1234, Access::TEXT, PAGE_SIZE)
-        );
-        let t = pt.translate(0x4030_0010).unwrap();
-        assert_eq!(
-            (t.phys, t.access, t.page_size),
-            (0x50_0010, Access::DATA, HUGE_PAGE_SIZE)
-        );
-        assert_eq!(pt.translate(0x10_3000), None);
-        assert_eq!(pt.translate(0), None);
-    }
-
-    #[test]
-    fn mixed_alignment_uses_small_pages_at_the_edges() {
-        let mut mem = FakeMemory::new(64);
-        let mut pt = mem.tables();
-        // SAFETY: fake memory.
-        unsafe {
-            pt.map(
-                &mut mem.frames,
-                0x1f_f000,
-                0x1f_f000,
-                0x20_2000,
-                Access::DATA,
-            )
-            .unwrap()
-        };
-        assert_eq!(pt.translate(0x1f_f000).unwrap().page_size, PAGE_SIZE);
-        assert_eq!(pt.translate(0x20_0000).unwrap().page_size, HUGE_PAGE_SIZE);
-        assert_eq!(pt.translate(0x40_0000).unwrap().page_size, PAGE_SIZE);
-        assert_eq!(pt.translate(0x40_1000), None);
-    }
-
-    #[test]
-    fn small_page_runs_cross_table_boundaries() {
-        let mut mem = FakeMemory::new(64);
-        let mut pt = mem.tables();
-        // Phys not 2 MiB-aligned: all 4 KiB pages, crossing from one page table into the next.
-        // SAFETY: fake memory.
-        unsafe {
-            pt.map(&mut mem.frames, 0x1fe000, 0x1000, 0x4000, Access::DATA)
-                .unwrap()
-        };
-        for i in 0..4u64 {
-            let t = pt.translate(0x1fe000 + i * PAGE_SIZE + 8).unwrap();
-            assert_eq!(
-                (t.phys, t.page_size),
-                (0x1000 + i * PAGE_SIZE + 8, PAGE_SIZE)
-            );
-        }
-        assert_eq!(pt.translate(0x202000), None);
-        assert_eq!(pt.translate(0x1fd000), None);
-        // SAFETY: fake memory.
-        let clash = unsafe { pt.map(&mut mem.frames, 0x1ff000, 0x9000, 0x2000, Access::DATA) };
-        assert_eq!(clash, Err(MapError::AlreadyMapped(0x1ff000)));
-    }
-
-    #[test]
-    fn translate_understands_giant_pages() {
-        let mut mem = FakeMemory::new(8);
-        let pt = mem.tables();
-        // A 1 GiB page at PDPT level, as another loader might build: 0x4000_0000 -> 0x8000_0000.
-        // SAFETY: fake memory; the root's first entry is written below.
-        unsafe {
-            let pdpt = mem.frames.alloc(1, 1).unwrap();
-            let base = mem.buffer.as_mut_ptr() as u64;
-            ((base + pt.root()) as *mut u64).write(pdpt | PRESENT | WRITABLE);
-            ((base + pdpt) as *mut u64)
-                .add(1)
-                .write(0x8000_0000 | PRESENT | HUGE);
-        }
-        let t = pt.translate(0x4012_3456).unwrap();
-        assert_eq!((t.phys, t.page_size), (0x8012_3456, GIANT_PAGE_SIZE));
-    }
-
-    #[test]
-    fn tables_built_in_a_pool_live_at_the_pool_addresses() {
-        // The pool's "physical" frames (0x7000_0000...) are not in any direct map.
-        let mut storage = vec![[0u64; ENTRIES]; 8];
-        let phys: Vec<u64> = (0..8).map(|i| 0x7000_0000 + i * PAGE_SIZE).collect();
-        let base = storage.as_mut_ptr() as u64;
-        // SAFETY: `storage` outlives the tables and is used by nothing else.
-        let mut pool = unsafe { FramePool::new(base, &phys) };
-        let view = pool.view();
-        // SAFETY: only pool frames are used (no fallback), all reachable through the pool.
-        let mut pt = unsafe { PageTables::with_pool(&mut pool, u64::MAX / 2, Some(view)).unwrap() };
-        // SAFETY: as above.
-        unsafe {
-            pt.map(&mut pool, 0x20_0000, 0x9000_0000, 0x3000, Access::TEXT)
-                .unwrap()
-        };
-        assert_eq!(pt.root(), 0x7000_0000);
-        assert_eq!(pool.remaining(), 4); // root, PDPT, PD, PT
-        assert_eq!(pt.translate(0x20_1010).unwrap().phys, 0x9000_1010);
-        // SAFETY: as above.
-        let more = unsafe { pt.map(&mut pool, 0x8000_0000_0000, 0, PAGE_SIZE, Access::DATA) };
-        assert!(more.is_ok());
-        assert_eq!(pool.remaining(), 1);
-        // SAFETY: as above.
-        let full = unsafe { pt.map(&mut pool, 0x9000_0000_0000, 0, PAGE_SIZE, Access::DATA) };
-        assert_eq!(full, Err(MapError::OutOfFrames));
-        drop(storage);
-    }
-
-    #[test]
-    fn recursive_addresses() {
-        // Slot 510: the PML4 itself is at 0xffff_ff7f_bfdf_e000.
-        let [pml4e, pdpte, pde, pte] = recursive_entry_addresses(510, 0x20_1000);
-        assert_eq!(pml4e, 0xffff_ff7f_bfdf_e000);
-        assert_eq!(pdpte, 0xffff_ff7f_bfc0_0000);
-        assert_eq!(pde, 0xffff_ff7f_8000_0000 + 8);
-        assert_eq!(pte, 0xffff_ff00_0000_0000 + (1 << 12) + 8);
-    }
-
-    #[test]
-    fn recursive_translate_walks_and_stops() {
-        let virt = 0x20_1234u64;
-        let [a4, a3, a2, a1] = recursive_entry_addresses(510, virt);
-        let read = |huge_at_pd: bool| {
-            move |addr: u64| match addr {
-                a if a == a4 => 0x1000 | PRESENT,
-                a if a == a3 => 0x2000 | PRESENT,
-                a if a == a2 && huge_at_pd => 0x4000_0000 | PRESENT | HUGE,
-                a if a == a2 => 0x3000 | PRESENT,
-                a if a == a1 => 0x5555_5000 | PRESENT,
-                _ => 0,
-            }
-        };
-        assert_eq!(
-            recursive_translate(510, virt, read(false)),
-            Some(0x5555_5234)
-        );
-        assert_eq!(
-            recursive_translate(510, virt, read(true)),
-            Some(0x4000_1234)
-        );
-        assert_eq!(
-            recursive_translate(510, 0x4000_0000_0000, read(false)),
-            None
-        );
-    }
-
-    #[test]
-    fn refuses_overlaps_and_misalignment() {
-        let mut mem = FakeMemory::new(64);
-        let mut pt = mem.tables();
-        // SAFETY: fake memory.
-        unsafe {
-            pt.map(&mut mem.frames, 0x20_0000, 0, HUGE_PAGE_SIZE, Access::DATA)
-                .unwrap();
-            assert_eq!(
-                pt.map(&mut mem.frames, 0x20_1000, 0, PAGE_SIZE, Access::DATA),
-                Err(MapError::AlreadyMapped(0x20_1000))
-            );
-            assert_eq!(
-                pt.map(&mut mem.frames, 0x1000, 0x10, PAGE_SIZE, Access::DATA),
-                Err(MapError::Misaligned)
-            );
-        }
-    }
-
-    #[test]
-    fn unmap_splits_huge_pages_and_keeps_neighbours() {
-        let mut mem = FakeMemory::new(64);
-        let mut pt = mem.tables();
-        // SAFETY: fake memory.
-        unsafe {
-            pt.map(
-                &mut mem.frames,
-                0x20_0000,
-                0x60_0000,
-                HUGE_PAGE_SIZE,
-                Access::DATA,
-            )
-            .unwrap();
-            pt.unmap_page(&mut mem.frames, 0x20_5000).unwrap();
-            assert_eq!(
-                pt.unmap_page(&mut mem.frames, 0x20_5000),
-                Err(MapError::NotMapped(0x20_5000))
-            );
-        }
-        assert_eq!(pt.translate(0x20_5000), None);
-        let t = pt.translate(0x20_6008).unwrap();
-        assert_eq!(
-            (t.phys, t.access, t.page_size),
-            (0x60_6008, Access::DATA, PAGE_SIZE)
-        );
-        assert_eq!(pt.translate(0x20_4000).unwrap().phys, 0x60_4000);
-    }
-
-    #[test]
-    fn running_out_of_frames_is_an_error() {
-        let mut mem = FakeMemory::new(2);
-        let mut pt = mem.tables();
-        // SAFETY: fake memory.
-        let result = unsafe { pt.map(&mut mem.frames, 0x1000, 0x1000, PAGE_SIZE, Access::DATA) };
-        assert_eq!(result, Err(MapError::OutOfFrames));
-    }
-}
+mod tests;
