@@ -101,12 +101,51 @@ fn watchdog_limit_is_configurable_and_can_be_off() {
         .args(&["busy", "150"])
         .options("watchdog=500")
         .go();
+    assert_status(&out, 0);
+    assert_console(&out, "busy done");
     assert!(!out.console.contains("watchdog:"), "{}", out.console);
     let out = Run::new("testkernel")
         .args(&["busy", "150"])
         .options("watchdog=soon")
         .go();
     assert_status(&out, 2);
+}
+
+#[test]
+fn watchdog_fires_at_a_lower_limit_and_not_below_a_higher_one() {
+    // The same 300 ms busy thread (which the default 100 ms limit reports, test above):
+    // a 50 ms limit reports it, a 2000 ms one does not. Six times either way, as TCG on a
+    // loaded machine stretches guest time.
+    let out = Run::new("testkernel")
+        .args(&["busy", "300"])
+        .options("watchdog=50")
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, "watchdog: task 'spinner' has run ");
+    assert_console(&out, "ms without yielding (limit 50 ms)");
+    assert_eq!(
+        out.console.matches("watchdog:").count(),
+        1,
+        "{}",
+        out.console
+    );
+    let ran_ms: u64 = out
+        .console
+        .split("watchdog: task 'spinner' has run ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no run time in the warning: {}", out.console));
+    assert!(ran_ms >= 50, "{}", out.console);
+    assert_console(&out, "busy done");
+
+    let out = Run::new("testkernel")
+        .args(&["busy", "300"])
+        .options("watchdog=2000")
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, "busy done");
+    assert!(!out.console.contains("watchdog:"), "{}", out.console);
 }
 
 #[test]
@@ -129,7 +168,12 @@ fn detached_threads_run_and_semaphore_counts() {
 fn channel_edges() {
     let out = Run::new("testkernel").args(&["channels"]).go();
     assert_status(&out, 0);
-    assert_console(&out, "bounded: 2 queued before the consumer ran, 8 after");
+    // The sender blocks once the channel holds 2, and again after each value taken.
+    assert_console(
+        &out,
+        "bounded(2): 2 sends done before the receiver took any, 3 after it took one; \
+         received Ok(0) then [1, 2, 3, 4, 5, 6, 7, 8, 9]",
+    );
     assert_console(&out, "send after receiver drop: Err(\"lost\")");
     assert_console(
         &out,

@@ -54,15 +54,7 @@ fn main() -> Result<(), String> {
         "hang" => loop {
             time::sleep(Duration::from_secs(3600));
         },
-        "heap" => {
-            // Many small allocations and frees: the heap must give memory back.
-            for round in 0..64 {
-                let blocks: Vec<Vec<u8>> = (0..256).map(|i| vec![round as u8; 64 + i]).collect();
-                black_box(&blocks);
-            }
-            let big: Vec<u64> = (0..1_000_000).collect();
-            println!("heap ok, sum {}", big.iter().sum::<u64>());
-        }
+        "heap" => return heap_gives_memory_back(),
         "costs" => measure_costs(),
         "threads" => {
             let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
@@ -222,20 +214,7 @@ fn main() -> Result<(), String> {
             );
         }
         "channels" => {
-            // A bounded channel blocks its sender while full.
-            let (tx, rx) = sync::mpsc::sync_channel::<u32>(2);
-            let producer = thread::spawn(move || {
-                for i in 0..10 {
-                    tx.send(i).unwrap();
-                }
-            });
-            thread::yield_now();
-            let queued_while_blocked = rx.try_recv().is_ok() as u32 + rx.try_recv().is_ok() as u32;
-            let rest: u32 = rx.iter().count() as u32;
-            producer.join().unwrap();
-            println!(
-                "bounded: {queued_while_blocked} queued before the consumer ran, {rest} after"
-            );
+            bounded_channel_blocks_its_sender();
             // Sending to a dropped receiver fails and returns the value.
             let (tx, rx) = sync::mpsc::channel::<&str>();
             drop(rx);
@@ -314,6 +293,73 @@ fn main() -> Result<(), String> {
         other => return Err(format!("unknown scenario {other:?}")),
     }
     Ok(())
+}
+
+/// Allocates and frees four times the heap's size in all (a `dealloc` that keeps memory
+/// runs out), then checks that usage is back where it started.
+fn heap_gives_memory_back() -> Result<(), String> {
+    let before = kernel::mm::heap_stats();
+    let block = before.size / 8;
+    if block == 0 {
+        return Err(String::from("no heap statistics"));
+    }
+    let rounds = 33;
+    for round in 0..rounds {
+        let memory = vec![round as u8 | 1; block];
+        black_box(&memory);
+    }
+    // Many small allocations and frees.
+    for round in 0..64 {
+        let blocks: Vec<Vec<u8>> = (0..256).map(|i| vec![round as u8; 64 + i]).collect();
+        black_box(&blocks);
+    }
+    let big: Vec<u64> = (0..1_000_000).collect();
+    let sum = big.iter().sum::<u64>();
+    drop(big);
+    let after = kernel::mm::heap_stats();
+    if after.used != before.used {
+        return Err(format!(
+            "heap: {} bytes used before, {} after everything was freed",
+            before.used, after.used
+        ));
+    }
+    println!(
+        "heap ok, sum {sum}; {} MiB allocated and freed in a {} MiB heap, {} bytes in use before and after",
+        (rounds * block) >> 20,
+        before.size >> 20,
+        after.used
+    );
+    Ok(())
+}
+
+/// A `sync_channel(2)` blocks its sender while it holds 2 values. Seen from the receiver:
+/// how many sends completed before it took anything (2, not all 10), and after it took one.
+fn bounded_channel_blocks_its_sender() {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    let (tx, rx) = sync::mpsc::sync_channel::<u32>(2);
+    let sent = Arc::new(AtomicU32::new(0));
+    let producer = {
+        let sent = sent.clone();
+        thread::spawn(move || {
+            for i in 0..10 {
+                tx.send(i).unwrap();
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    // Let the producer run until it blocks (more yields than it needs: it never yields).
+    let settle = || (0..10).for_each(|_| thread::yield_now());
+    settle();
+    let before = sent.load(Ordering::Relaxed);
+    let first = rx.try_recv();
+    settle();
+    let after_one = sent.load(Ordering::Relaxed);
+    let rest: Vec<u32> = rx.iter().collect();
+    producer.join().unwrap();
+    println!(
+        "bounded(2): {before} sends done before the receiver took any, {after_one} after it took \
+         one; received {first:?} then {rest:?}"
+    );
 }
 
 #[inline(never)]
