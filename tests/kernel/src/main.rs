@@ -15,6 +15,8 @@ use spin::Mutex;
 
 extern crate alloc;
 
+mod pci;
+
 libos::main!(main);
 
 fn main() -> Result<(), String> {
@@ -234,6 +236,7 @@ fn main() -> Result<(), String> {
             );
         }
         "pvm-probe" => pvm_probe(),
+        "pci" => pci::main(&args),
         "spawn-oom" => {
             let result = thread::Builder::new().stack_size(1 << 30).spawn(|| 0u8);
             return Err(format!("spawn with a 1 GiB stack: {}", result.unwrap_err()));

@@ -10,6 +10,7 @@ mod gdt;
 mod ioapic;
 pub(crate) mod irq;
 mod loader;
+mod pci_io;
 mod pvh;
 mod switch;
 mod trap;
@@ -18,6 +19,7 @@ pub(crate) use apic::{TIMER_VECTOR, arm_timer, ensure_timer};
 pub(crate) use clock::calibrate_tsc;
 pub(crate) use cpu::{debug_exit, flush_page, load_page_tables, page_table_root, rdtsc, run_on_stack};
 pub(crate) use irq::halt_forever;
+pub(crate) use pci_io::PortConfigSpace;
 pub(crate) use switch::{initial_stack, switch_stack};
 pub(crate) use trap::{init as init_traps, static_stack_guards};
 
