@@ -970,6 +970,21 @@ mod tests {
 
     const VIRTIO_BLK: u32 = 0x1042_1af4;
 
+    fn mem32(size: u32) -> FakeBar {
+        FakeBar::Mem32 {
+            size,
+            prefetchable: false,
+        }
+    }
+
+    /// A prefetchable 64-bit BAR, like virtio's.
+    fn mem64(size: u64) -> FakeBar {
+        FakeBar::Mem64 {
+            size,
+            prefetchable: true,
+        }
+    }
+
     fn addr(device: u8, function: u8) -> PciAddress {
         PciAddress::new(0, device, function)
     }
@@ -986,20 +1001,8 @@ mod tests {
             VIRTIO_BLK,
             &[
                 (0, FakeBar::Io { size: 0x40 }),
-                (
-                    1,
-                    FakeBar::Mem32 {
-                        size: 0x1000,
-                        prefetchable: false,
-                    },
-                ),
-                (
-                    4,
-                    FakeBar::Mem64 {
-                        size: 0x4000,
-                        prefetchable: true,
-                    },
-                ),
+                (1, mem32(0x1000)),
+                (4, mem64(0x4000)),
             ],
         );
         let functions = enumerate(&mut config);
@@ -1033,10 +1036,7 @@ mod tests {
     #[test]
     fn sizes_a_64_bit_bar_larger_than_4_gib() {
         let mut config = FakeConfig::default();
-        let big = FakeBar::Mem64 {
-            size: 8 << 30,
-            prefetchable: true,
-        };
+        let big = mem64(8 << 30);
         config.add(addr(1, 0), VIRTIO_BLK, &[(2, big)]);
         config.set_bar(addr(1, 0), 2, 0);
         let f = &enumerate(&mut config)[0];
@@ -1046,10 +1046,7 @@ mod tests {
     #[test]
     fn probing_turns_decoding_off_and_restores_it() {
         let mut config = FakeConfig::default();
-        let mem = FakeBar::Mem32 {
-            size: 0x1000,
-            prefetchable: false,
-        };
+        let mem = mem32(0x1000);
         config.add(addr(2, 0), VIRTIO_BLK, &[(0, mem)]);
         config.set_bar(addr(2, 0), 0, 0xc000_0000);
         config.write32(addr(2, 0), REG_COMMAND, 0x0007);
@@ -1090,13 +1087,7 @@ mod tests {
         let sizes = [0x1000u64, 0x4000, 0x10_0000, 0x1000, 0x20_0000];
         for (slot, &size) in (1u8..).zip(&sizes) {
             let bars = [
-                (
-                    1,
-                    FakeBar::Mem32 {
-                        size: size as u32,
-                        prefetchable: false,
-                    },
-                ),
+                (1, mem32(size as u32)),
                 (
                     4,
                     FakeBar::Mem64 {
@@ -1144,21 +1135,14 @@ mod tests {
     #[test]
     fn firmware_assignments_stay_and_are_avoided() {
         let mut config = FakeConfig::default();
-        let mem = |size| FakeBar::Mem32 {
-            size,
-            prefetchable: false,
-        };
         // Firmware put this one at the window's start; OVMF-style 64-bit BAR above 4 GiB.
-        config.add(addr(1, 0), VIRTIO_BLK, &[(1, mem(0x1000))]);
+        config.add(addr(1, 0), VIRTIO_BLK, &[(1, mem32(0x1000))]);
         config.set_bar(addr(1, 0), 1, 0xc000_0000);
-        let high = FakeBar::Mem64 {
-            size: 0x4000,
-            prefetchable: true,
-        };
+        let high = mem64(0x4000);
         config.add(addr(2, 0), VIRTIO_BLK, &[(4, high)]);
         config.set_bar(addr(2, 0), 4, 0x0000_4000);
         config.set_bar(addr(2, 0), 5, 0x8);
-        config.add(addr(3, 0), VIRTIO_BLK, &[(1, mem(0x1000))]);
+        config.add(addr(3, 0), VIRTIO_BLK, &[(1, mem32(0x1000))]);
 
         let mut functions = enumerate(&mut config);
         assert_eq!(bar(&functions[1], 4).address, 0x8_0000_4000);
@@ -1176,10 +1160,7 @@ mod tests {
     #[test]
     fn a_64_bit_bar_gets_both_halves_written() {
         let mut config = FakeConfig::default();
-        let wide = FakeBar::Mem64 {
-            size: 0x4000,
-            prefetchable: true,
-        };
+        let wide = mem64(0x4000);
         config.add(addr(4, 0), VIRTIO_BLK, &[(4, wide)]);
         let windows = Windows {
             memory: Window {
@@ -1202,14 +1183,8 @@ mod tests {
     #[test]
     fn a_bar_too_large_for_the_window_is_an_error_and_the_rest_still_fit() {
         let mut config = FakeConfig::default();
-        let huge = FakeBar::Mem64 {
-            size: 2 << 30,
-            prefetchable: true,
-        };
-        let small = FakeBar::Mem32 {
-            size: 0x1000,
-            prefetchable: false,
-        };
+        let huge = mem64(2 << 30);
+        let small = mem32(0x1000);
         config.add(addr(1, 0), VIRTIO_BLK, &[(0, huge)]);
         config.add(addr(2, 0), VIRTIO_BLK, &[(0, small)]);
         let mut functions = enumerate(&mut config);
@@ -1239,10 +1214,7 @@ mod tests {
     #[test]
     fn a_full_window_is_an_error() {
         let mut config = FakeConfig::default();
-        let mem = FakeBar::Mem32 {
-            size: 0x1000,
-            prefetchable: false,
-        };
+        let mem = mem32(0x1000);
         config.add(addr(1, 0), VIRTIO_BLK, &[(0, mem), (1, mem), (2, mem)]);
         let windows = Windows {
             memory: Window {
@@ -1259,10 +1231,7 @@ mod tests {
     #[test]
     fn enable_sets_memory_bus_master_and_io_only_with_io_bars() {
         let mut config = FakeConfig::default();
-        let mem = FakeBar::Mem32 {
-            size: 0x1000,
-            prefetchable: false,
-        };
+        let mem = mem32(0x1000);
         config.add(addr(1, 0), VIRTIO_BLK, &[(1, mem)]);
         config.add(
             addr(2, 0),
@@ -1307,10 +1276,7 @@ mod tests {
         config.write32(addr(0x1c, 0), REG_BUSES, 0x0001_0100);
         // Unnumbered bridge at 00:1d.0: listed, its subtree not scanned.
         config.add_with(addr(0x1d, 0), 0x000c_1b36, 0x0604_0000, 1, 1, &[]);
-        let mem = FakeBar::Mem32 {
-            size: 0x1000,
-            prefetchable: false,
-        };
+        let mem = mem32(0x1000);
         config.add_with(
             PciAddress::new(1, 0, 0),
             VIRTIO_BLK,
@@ -1344,10 +1310,7 @@ mod tests {
     #[test]
     fn display_names_bars_and_gsi() {
         let mut config = FakeConfig::default();
-        let wide = FakeBar::Mem64 {
-            size: 0x4000,
-            prefetchable: true,
-        };
+        let wide = mem64(0x4000);
         config.add(addr(1, 0), VIRTIO_BLK, &[(4, wide)]);
         let mut functions = enumerate(&mut config);
         assign_bars(&mut config, &mut functions, &Q35_WINDOWS).unwrap();
