@@ -78,7 +78,9 @@ pub struct Disk {
 impl Disk {
     /// Opens disk `name` (`vda`, ...); `NotFound` names the disks there are.
     pub fn open(name: &str) -> Result<Self> {
-        kblock::open(name).map(|inner| Self { inner }).map_err(io_error)
+        kblock::open(name)
+            .map(|inner| Self { inner })
+            .map_err(io_error)
     }
 
     pub fn name(&self) -> &str {

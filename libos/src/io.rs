@@ -158,7 +158,12 @@ pub trait Read {
     fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<()> {
         while !buf.is_empty() {
             match self.read(buf)? {
-                0 => return Err(Error::new(ErrorKind::UnexpectedEof, "failed to fill whole buffer")),
+                0 => {
+                    return Err(Error::new(
+                        ErrorKind::UnexpectedEof,
+                        "failed to fill whole buffer",
+                    ));
+                }
                 n => buf = &mut buf[n..],
             }
         }
@@ -190,7 +195,12 @@ pub trait Write {
     fn write_all(&mut self, mut buf: &[u8]) -> Result<()> {
         while !buf.is_empty() {
             match self.write(buf)? {
-                0 => return Err(Error::new(ErrorKind::WriteZero, "failed to write whole buffer")),
+                0 => {
+                    return Err(Error::new(
+                        ErrorKind::WriteZero,
+                        "failed to write whole buffer",
+                    ));
+                }
                 n => buf = &buf[n..],
             }
         }

@@ -75,7 +75,10 @@ fn the_same_disk_through_pci_on_q35_qboot_bios_and_uefi() {
 #[test]
 fn read_only_disk_refuses_writes_with_distinct_errors() {
     let img = disk("ro.img", 1);
-    let out = Run::new("testkernel").disk_ro(&img).args(&["blk-errors"]).go();
+    let out = Run::new("testkernel")
+        .disk_ro(&img)
+        .args(&["blk-errors"])
+        .go();
     assert_status(&out, 0);
     assert_console(&out, "read-only: true");
     assert_console(&out, "write: Err(PermissionDenied)");
@@ -91,7 +94,11 @@ fn device_error_injected_by_blkdebug_reaches_the_caller() {
     let img = disk("faulty.img", 1);
     let rules = img.with_extension("blkdebug");
     // Every read fails with EIO at the device.
-    std::fs::write(&rules, "[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\n").unwrap();
+    std::fs::write(
+        &rules,
+        "[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\n",
+    )
+    .unwrap();
     let drive = format!(
         "file=blkdebug:{}:{},format=raw,if=none,id=bad,werror=report,rerror=report",
         rules.display(),
@@ -103,7 +110,10 @@ fn device_error_injected_by_blkdebug_reaches_the_caller() {
         .args(&["blk-errors"])
         .go();
     assert_status(&out, 0);
-    assert_console(&out, "read: error: vda: the device reported an I/O error at sector 0");
+    assert_console(
+        &out,
+        "read: error: vda: the device reported an I/O error at sector 0",
+    );
 }
 
 #[test]
@@ -120,9 +130,18 @@ fn two_disks_keep_the_order_they_were_given() {
     std::fs::write(&first, b"I am the first disk").unwrap();
     std::fs::write(&second, b"I am the second disk").unwrap();
     for file in [&first, &second] {
-        std::fs::File::options().write(true).open(file).unwrap().set_len(1 << 20).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
     }
-    let out = Run::new("testkernel").disk(&first).disk(&second).args(&["blk-order"]).go();
+    let out = Run::new("testkernel")
+        .disk(&first)
+        .disk(&second)
+        .args(&["blk-order"])
+        .go();
     assert_status(&out, 0);
     assert_console(&out, "vda: I am the first disk\nvdb: I am the second disk");
     let out = Run::new("testkernel")
@@ -158,7 +177,10 @@ fn a_wake_inside_the_check_to_block_window_is_not_lost() {
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("cannot read {line:?}"));
-    assert!(hits > 0, "the injected interrupt never hit the window: {line}");
+    assert!(
+        hits > 0,
+        "the injected interrupt never hit the window: {line}"
+    );
 }
 
 #[test]
@@ -172,7 +194,10 @@ fn an_idle_task_waiting_for_a_disk_is_not_a_deadlock() {
 #[test]
 fn a_mutex_deadlock_with_an_idle_disk_attached_is_still_reported() {
     let img = disk("deadlock.img", 1);
-    let out = Run::new("testkernel").disk(&img).args(&["blk-deadlock"]).go();
+    let out = Run::new("testkernel")
+        .disk(&img)
+        .args(&["blk-deadlock"])
+        .go();
     assert_status(&out, 101);
     assert_console(&out, "deadlock: no task can run and no timer is pending;");
     assert_console(&out, "'main' (mutex)");

@@ -56,8 +56,16 @@ fn main() -> Result<(), String> {
                 d.name,
                 d.len,
                 d.block_size,
-                if d.read_only { "read-only" } else { "read-write" },
-                if d.write_cache { "write cache" } else { "no write cache" }
+                if d.read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                },
+                if d.write_cache {
+                    "write cache"
+                } else {
+                    "no write cache"
+                }
             );
         }
         return Ok(());
@@ -67,7 +75,12 @@ fn main() -> Result<(), String> {
     let result = match (command, rest) {
         ("write", [seed]) => fill(disk, seed_of(seed)?, span, tasks.max(1), true),
         ("verify", [seed]) => fill(disk, seed_of(seed)?, span, tasks.max(1), false),
-        ("random", [t, n, seed]) => random(disk, number(Some(t), "TASKS")? as usize, number(Some(n), "REQUESTS")?, seed_of(seed)?),
+        ("random", [t, n, seed]) => random(
+            disk,
+            number(Some(t), "TASKS")? as usize,
+            number(Some(n), "REQUESTS")?,
+            seed_of(seed)?,
+        ),
         ("bench", [op, bytes, depth, seconds]) => bench(
             disk,
             op,
@@ -92,7 +105,9 @@ fn main() -> Result<(), String> {
 }
 
 fn number(s: Option<&impl AsRef<str>>, what: &str) -> Result<u64, String> {
-    let s = s.map(AsRef::as_ref).ok_or_else(|| format!("{what} needs a value\n{USAGE}"))?;
+    let s = s
+        .map(AsRef::as_ref)
+        .ok_or_else(|| format!("{what} needs a value\n{USAGE}"))?;
     s.parse().map_err(|_| format!("{what}: not a number: {s}"))
 }
 
@@ -211,7 +226,8 @@ fn random(disk: Disk, tasks: usize, requests: u64, seed: u64) -> Result<(), Stri
             thread::Builder::new()
                 .name(format!("random-{t}"))
                 .spawn(move || {
-                    let mut rng = Rng(seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+                    let mut rng =
+                        Rng(seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
                     let base = t as u64 * region;
                     let mut buf = vec![0u8; 64 * 1024];
                     let mut i = 0;
@@ -221,13 +237,21 @@ fn random(disk: Disk, tasks: usize, requests: u64, seed: u64) -> Result<(), Stri
                         let offset = base + rng.next() % ((region - len as u64) / 4096) * 4096;
                         let gen_seed = seed ^ rng.next();
                         fill_pattern(&mut buf[..len], gen_seed, offset);
-                        let check = disk.write_at(&buf[..len], offset).map_err(|e| format!("write: {e}")).and_then(|()| {
-                            buf[..len].fill(0);
-                            disk.read_at(&mut buf[..len], offset).map_err(|e| format!("read: {e}"))
-                        });
-                        let check = check.and_then(|()| match first_mismatch(&buf[..len], gen_seed, offset) {
-                            Some(at) => Err(format!("random: read back wrong data at offset {at}")),
-                            None => Ok(()),
+                        let check = disk
+                            .write_at(&buf[..len], offset)
+                            .map_err(|e| format!("write: {e}"))
+                            .and_then(|()| {
+                                buf[..len].fill(0);
+                                disk.read_at(&mut buf[..len], offset)
+                                    .map_err(|e| format!("read: {e}"))
+                            });
+                        let check = check.and_then(|()| {
+                            match first_mismatch(&buf[..len], gen_seed, offset) {
+                                Some(at) => {
+                                    Err(format!("random: read back wrong data at offset {at}"))
+                                }
+                                None => Ok(()),
+                            }
                         });
                         let mut state = done.lock().unwrap();
                         match check {
@@ -264,7 +288,9 @@ fn bench(disk: Disk, op: &str, bytes: usize, depth: usize, seconds: u64) -> Resu
     };
     let block = u64::from(disk.block_size());
     if bytes == 0 || !(bytes as u64).is_multiple_of(block) || bytes as u64 > disk.len() {
-        return Err(format!("bench: BYTES must be a positive multiple of {block} within the disk"));
+        return Err(format!(
+            "bench: BYTES must be a positive multiple of {block} within the disk"
+        ));
     }
     let slots = disk.len() / bytes as u64;
     let depth = depth.max(1);
@@ -291,7 +317,11 @@ fn bench(disk: Disk, op: &str, bytes: usize, depth: usize, seconds: u64) -> Resu
                             slot
                         };
                         let offset = slot * bytes as u64;
-                        let r = if write { disk.write_at(&buf, offset) } else { disk.read_at(&mut buf, offset) };
+                        let r = if write {
+                            disk.write_at(&buf, offset)
+                        } else {
+                            disk.read_at(&mut buf, offset)
+                        };
                         match r {
                             Ok(()) => {
                                 ops += 1;

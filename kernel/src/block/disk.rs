@@ -159,7 +159,9 @@ pub struct Disk {
 
 impl core::fmt::Debug for Disk {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Disk").field("info", self.driver.info()).finish()
+        f.debug_struct("Disk")
+            .field("info", self.driver.info())
+            .finish()
     }
 }
 
@@ -196,14 +198,16 @@ impl Disk {
     pub fn flush_async(&self) -> impl Future<Output = Result<(), BlockError>> + Send + 'static {
         let driver = self.driver;
         let checked = check(driver.info(), Op::Flush, 0, 0);
-        let future = checked.is_ok().then(|| RequestFuture::new(
-            driver,
-            Request {
-                op: Op::Flush,
-                sector: 0,
-                buffer: Buffer::None,
-            },
-        ));
+        let future = checked.is_ok().then(|| {
+            RequestFuture::new(
+                driver,
+                Request {
+                    op: Op::Flush,
+                    sector: 0,
+                    buffer: Buffer::None,
+                },
+            )
+        });
         async move {
             checked?;
             if !driver.info().write_cache {
@@ -331,7 +335,8 @@ impl Future for RequestFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let driver = self.driver;
         if let State::Unsubmitted(_) = self.state {
-            let State::Unsubmitted(request) = core::mem::replace(&mut self.state, State::Done) else {
+            let State::Unsubmitted(request) = core::mem::replace(&mut self.state, State::Done)
+            else {
                 unreachable!()
             };
             // SAFETY: borrowed buffers come only from `Disk::transfer`, which polls every

@@ -60,7 +60,12 @@ pub enum BlockError {
         block_size: u32,
     },
     /// The range reaches past the end of the disk.
-    OutOfRange { disk: String, offset: u64, len: usize, disk_len: u64 },
+    OutOfRange {
+        disk: String,
+        offset: u64,
+        len: usize,
+        disk_len: u64,
+    },
     /// The device reported an I/O error for the request at `sector`.
     Device { disk: String, sector: u64 },
     /// The device does not support the request.
@@ -96,9 +101,14 @@ impl fmt::Display for BlockError {
                 "{disk}: {len} bytes at offset {offset} reach past the end of the disk ({disk_len} bytes)"
             ),
             Self::Device { disk, sector } => {
-                write!(f, "{disk}: the device reported an I/O error at sector {sector}")
+                write!(
+                    f,
+                    "{disk}: the device reported an I/O error at sector {sector}"
+                )
             }
-            Self::Unsupported { disk, what } => write!(f, "{disk}: the device does not support {what}"),
+            Self::Unsupported { disk, what } => {
+                write!(f, "{disk}: the device does not support {what}")
+            }
             Self::OutOfMemory { disk } => write!(f, "{disk}: no memory for the request"),
         }
     }
@@ -185,15 +195,27 @@ mod tests {
 
     #[test]
     fn read_only_disks_refuse_writes_and_flushes_only() {
-        assert!(matches!(check(&disk(true), Op::Write, 0, 512), Err(BlockError::ReadOnly { .. })));
-        assert!(matches!(check(&disk(true), Op::Flush, 0, 0), Err(BlockError::ReadOnly { .. })));
+        assert!(matches!(
+            check(&disk(true), Op::Write, 0, 512),
+            Err(BlockError::ReadOnly { .. })
+        ));
+        assert!(matches!(
+            check(&disk(true), Op::Flush, 0, 0),
+            Err(BlockError::ReadOnly { .. })
+        ));
         assert_eq!(check(&disk(true), Op::Read, 0, 512), Ok(0));
     }
 
     #[test]
     fn misaligned_and_out_of_range_are_distinct_errors() {
-        assert!(matches!(check(&disk(false), Op::Read, 100, 512), Err(BlockError::Misaligned { .. })));
-        assert!(matches!(check(&disk(false), Op::Read, 0, 100), Err(BlockError::Misaligned { .. })));
+        assert!(matches!(
+            check(&disk(false), Op::Read, 100, 512),
+            Err(BlockError::Misaligned { .. })
+        ));
+        assert!(matches!(
+            check(&disk(false), Op::Read, 0, 100),
+            Err(BlockError::Misaligned { .. })
+        ));
         assert!(matches!(
             check(&disk(false), Op::Read, 2048 * 512, 512),
             Err(BlockError::OutOfRange { .. })

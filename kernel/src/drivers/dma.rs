@@ -15,7 +15,11 @@ pub const PAGE: usize = 4096;
 /// The physical address of `len` bytes at `virt` if they are physically contiguous, with
 /// `translate` giving the physical address of a virtual one (`None`: unmapped). Pure, so
 /// the rule is tested on the host against a fake translation.
-pub fn contiguous_phys(virt: u64, len: usize, translate: impl Fn(u64) -> Option<u64>) -> Option<u64> {
+pub fn contiguous_phys(
+    virt: u64,
+    len: usize,
+    translate: impl Fn(u64) -> Option<u64>,
+) -> Option<u64> {
     let start = translate(virt)?;
     if len == 0 {
         return Some(start);
@@ -72,7 +76,8 @@ mod region {
         pub fn new(pages: usize) -> Result<Self, DmaError> {
             let layout = Self::layout(pages).ok_or(DmaError::OutOfMemory)?;
             // SAFETY: the layout has a non-zero size (at least one page).
-            let virt = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(DmaError::OutOfMemory)?;
+            let virt =
+                NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(DmaError::OutOfMemory)?;
             match phys_of(virt.as_ptr(), layout.size()) {
                 Some(phys) => Ok(Self { virt, phys, pages }),
                 None => {
@@ -189,7 +194,11 @@ mod tests {
             let slow = (0..len as u64).all(|i| {
                 translate(virt + i).is_some_and(|p| Some(p) == translate(virt).map(|s| s + i))
             });
-            assert_eq!(contiguous_phys(virt, len, translate).is_some(), slow, "{virt:#x}+{len:#x}");
+            assert_eq!(
+                contiguous_phys(virt, len, translate).is_some(),
+                slow,
+                "{virt:#x}+{len:#x}"
+            );
         }
     }
 }

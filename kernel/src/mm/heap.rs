@@ -5,11 +5,11 @@
 //! default alloc error handler) and the panic report names the request with
 //! [`take_failure`]. Fallible ones (`try_reserve`) just get the error.
 
+use crate::sync::IrqMutex;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use linked_list_allocator::Heap;
-use crate::sync::IrqMutex;
 
 struct KernelHeap {
     /// Interrupt-safe: a handler that wakes a task may grow the run queue.

@@ -98,10 +98,9 @@ impl Scheduler {
         }
         let now = crate::time::since_boot_ns();
         while let Some(timer) = self.timers.pop_due(now) {
-            let live = self
-                .tasks
-                .get(&timer.task)
-                .is_some_and(|t| t.ticket == timer.ticket && t.run.state() == State::Blocked("sleep"));
+            let live = self.tasks.get(&timer.task).is_some_and(|t| {
+                t.ticket == timer.ticket && t.run.state() == State::Blocked("sleep")
+            });
             if live {
                 self.wake(timer.task);
             }

@@ -222,7 +222,10 @@ mod tests {
             }
             assert_eq!(consumed, raised, "every completion consumed");
         }
-        assert!(window_hits > 0, "the model never hit the check-to-block window");
+        assert!(
+            window_hits > 0,
+            "the model never hit the check-to-block window"
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
             let disk = Disk::open("vda").map_err(|e| e.to_string())?;
             let mut sector = vec![0u8; 512];
             for i in 0..20 {
-                disk.read_at(&mut sector, i * 512).map_err(|e| e.to_string())?;
+                disk.read_at(&mut sector, i * 512)
+                    .map_err(|e| e.to_string())?;
             }
             println!("blk-idle: 20 reads done");
         }
@@ -54,7 +55,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 let disk = Disk::open(&d.name).map_err(|e| e.to_string())?;
                 let mut sector = vec![0u8; 512];
                 disk.read_at(&mut sector, 0).map_err(|e| e.to_string())?;
-                let text: String = sector.iter().take_while(|&&b| b != 0).map(|&b| b as char).collect();
+                let text: String = sector
+                    .iter()
+                    .take_while(|&&b| b != 0)
+                    .map(|&b| b as char)
+                    .collect();
                 println!("{}: {text}", d.name);
             }
         }
@@ -66,8 +71,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
             println!("read-only: {}", disk.is_read_only());
             println!("write: {:?}", disk.write_at(&buf, 0).map_err(|e| e.kind()));
             println!("flush: {:?}", disk.flush().map_err(|e| e.kind()));
-            println!("past end: {:?}", disk.read_at(&mut buf, disk.len()).map_err(|e| e.kind()));
-            println!("misaligned: {:?}", disk.read_at(&mut buf[..100], 0).map_err(|e| e.kind()));
+            println!(
+                "past end: {:?}",
+                disk.read_at(&mut buf, disk.len()).map_err(|e| e.kind())
+            );
+            println!(
+                "misaligned: {:?}",
+                disk.read_at(&mut buf[..100], 0).map_err(|e| e.kind())
+            );
             match disk.read_at(&mut buf, 0) {
                 Ok(()) => println!("read: ok"),
                 Err(e) => println!("read: error: {e}"),
@@ -86,7 +97,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
             libos::task::block_on(disk.flush_async()).map_err(|e| e.to_string())?;
             let (buf, r) = libos::task::block_on(disk.read_owned(vec![0u8; 4096], 8192));
             r.map_err(|e| e.to_string())?;
-            println!("async: read back {} bytes, all 7: {}", buf.len(), buf.iter().all(|&b| b == 7));
+            println!(
+                "async: read back {} bytes, all 7: {}",
+                buf.len(),
+                buf.iter().all(|&b| b == 7)
+            );
         }
         // `Display` code that prints: the console must not be held across it.
         "display-prints" => {

@@ -41,7 +41,8 @@ const F_BLK_SIZE: u64 = 1 << 6;
 const F_FLUSH: u64 = 1 << 9;
 const F_INDIRECT_DESC: u64 = 1 << 28;
 const F_VERSION_1: u64 = 1 << 32;
-const SUPPORTED: u64 = F_SIZE_MAX | F_SEG_MAX | F_RO | F_BLK_SIZE | F_FLUSH | F_INDIRECT_DESC | F_VERSION_1;
+const SUPPORTED: u64 =
+    F_SIZE_MAX | F_SEG_MAX | F_RO | F_BLK_SIZE | F_FLUSH | F_INDIRECT_DESC | F_VERSION_1;
 
 // Request types and statuses (virtio 1.2, 5.2.6).
 const T_IN: u32 = 0;
@@ -79,7 +80,8 @@ impl Slot {
         // else reads or writes them while the device owns them.
         unsafe {
             let header: &'static [u8] = core::slice::from_raw_parts(self.header.as_ptr(), 16);
-            let status: &'static mut [u8] = core::slice::from_raw_parts_mut(self.status.as_mut_ptr(), 1);
+            let status: &'static mut [u8] =
+                core::slice::from_raw_parts_mut(self.status.as_mut_ptr(), 1);
             match self.op {
                 Op::Read => (
                     alloc::vec![header],
@@ -149,7 +151,9 @@ impl VirtioBlk {
         transport.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER);
         let features = transport.read_device_features() & SUPPORTED;
         transport.write_driver_features(features);
-        transport.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER | DeviceStatus::FEATURES_OK);
+        transport.set_status(
+            DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER | DeviceStatus::FEATURES_OK,
+        );
         if !transport.get_status().contains(DeviceStatus::FEATURES_OK) {
             transport.set_status(DeviceStatus::FAILED);
             return Err(fail("the device refused the features"));
@@ -167,7 +171,10 @@ impl VirtioBlk {
             })
             .map_err(|e| fail(&alloc::format!("cannot read its capacity: {e}")))?;
         let block_size = if features & F_BLK_SIZE != 0 {
-            transport.read_config_space::<u32>(20).unwrap_or(512).max(512)
+            transport
+                .read_config_space::<u32>(20)
+                .unwrap_or(512)
+                .max(512)
         } else {
             512
         };
@@ -216,8 +223,13 @@ impl VirtioBlk {
         )
         .map_err(|e| fail(&alloc::format!("cannot start its task: {e:?}")))?;
         device.task.store(task.0, Ordering::Relaxed);
-        let line = irq::register_gsi(gsi, Trigger::Level, on_interrupt, device as *const Self as usize)
-            .map_err(|e| fail(&alloc::format!("interrupt line {gsi}: {e}")))?;
+        let line = irq::register_gsi(
+            gsi,
+            Trigger::Level,
+            on_interrupt,
+            device as *const Self as usize,
+        )
+        .map_err(|e| fail(&alloc::format!("interrupt line {gsi}: {e}")))?;
         device.line.call_once(|| line);
         device.inner.lock().transport.finish_init();
         line.unmask();
@@ -227,9 +239,21 @@ impl VirtioBlk {
             device.info.sectors,
             device.info.len() >> 20,
             block_size,
-            if device.info.read_only { "read-only" } else { "read-write" },
-            if device.info.write_cache { ", write cache (flush)" } else { ", no write cache" },
-            if indirect { "indirect descriptors" } else { "direct descriptors" },
+            if device.info.read_only {
+                "read-only"
+            } else {
+                "read-write"
+            },
+            if device.info.write_cache {
+                ", write cache (flush)"
+            } else {
+                ", no write cache"
+            },
+            if indirect {
+                "indirect descriptors"
+            } else {
+                "direct descriptors"
+            },
             device.info.location,
             gsi
         );
@@ -265,7 +289,10 @@ impl VirtioBlk {
         let mut wakers = core::mem::take(&mut inner.room_waiters);
         while let Some(token) = inner.queue.peek_used() {
             let Some(ticket) = inner.tokens.remove(&token) else {
-                log::error!("{}: the device completed unknown request {token}", self.info.name);
+                log::error!(
+                    "{}: the device completed unknown request {token}",
+                    self.info.name
+                );
                 break;
             };
             let Inner { queue, slots, .. } = &mut *inner;
@@ -303,11 +330,13 @@ impl VirtioBlk {
                 (Err(_), _) => drop(self.errors.fetch_add(1, Ordering::Relaxed)),
                 (Ok(()), Op::Read) => {
                     self.reads.fetch_add(1, Ordering::Relaxed);
-                    self.bytes_read.fetch_add(slot.data.len() as u64, Ordering::Relaxed);
+                    self.bytes_read
+                        .fetch_add(slot.data.len() as u64, Ordering::Relaxed);
                 }
                 (Ok(()), Op::Write) => {
                     self.writes.fetch_add(1, Ordering::Relaxed);
-                    self.bytes_written.fetch_add(slot.data.len() as u64, Ordering::Relaxed);
+                    self.bytes_written
+                        .fetch_add(slot.data.len() as u64, Ordering::Relaxed);
                 }
                 (Ok(()), Op::Flush) => drop(self.flushes.fetch_add(1, Ordering::Relaxed)),
             }
@@ -369,7 +398,9 @@ impl BlockDriver for VirtioBlk {
             Err(virtio_drivers::Error::QueueFull) => {
                 // Full: wait for a completion to make room.
                 inner.room_waiters.push(cx.waker().clone());
-                let Slot { op, sector, data, .. } = slot;
+                let Slot {
+                    op, sector, data, ..
+                } = slot;
                 return Err(Request {
                     op,
                     sector,

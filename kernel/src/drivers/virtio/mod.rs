@@ -139,7 +139,10 @@ mod found {
             let mut root = crate::drivers::pci::virtio_root();
             match PciTransport::new::<VirtioHal, _>(&mut root, function.device_function) {
                 Ok(transport) => {
-                    log::debug!("virtio: {:?} at {location}, gsi {gsi}", function.device_type);
+                    log::debug!(
+                        "virtio: {:?} at {location}, gsi {gsi}",
+                        function.device_type
+                    );
                     found.push(FoundDevice {
                         transport: transport.into(),
                         kind: function.device_type,
