@@ -15,6 +15,7 @@ use spin::Mutex;
 
 extern crate alloc;
 
+mod devices;
 mod pci;
 
 libos::main!(main);
@@ -93,12 +94,15 @@ fn main() -> Result<(), String> {
         }
         "sleep-order" => {
             let woke = Arc::new(Mutex::new(Vec::new()));
+            // Deadlines from one start, far enough ahead that spawning the threads (slow
+            // where KVM emulates this kernel) cannot reorder them.
+            let start = time::Instant::now() + Duration::from_millis(200);
             let handles: Vec<_> = [50u64, 10, 40, 20, 30]
                 .into_iter()
                 .map(|ms| {
                     let woke = woke.clone();
                     thread::spawn(move || {
-                        thread::sleep(Duration::from_millis(ms));
+                        time::sleep_until(start + Duration::from_millis(ms));
                         woke.lock().push(ms);
                     })
                 })
@@ -237,6 +241,8 @@ fn main() -> Result<(), String> {
         }
         "pvm-probe" => pvm_probe(),
         "pci" => pci::main(&args),
+        "wake-race" | "blk-idle" | "blk-deadlock" | "blk-order" | "blk-errors" | "blk-async"
+        | "display-prints" => return devices::main(&args),
         "spawn-oom" => {
             let result = thread::Builder::new().stack_size(1 << 30).spawn(|| 0u8);
             return Err(format!("spawn with a 1 GiB stack: {}", result.unwrap_err()));

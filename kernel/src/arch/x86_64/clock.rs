@@ -158,7 +158,9 @@ fn pit_sample() -> Sample {
 /// Most samples taken before concluding that the PIT does not count.
 const MAX_SAMPLES: u32 = 2_000_000;
 /// Most restarts after the vCPU stalled mid-measurement.
-const MAX_RESTARTS: u32 = 50;
+const MAX_RESTARTS: u32 = 200;
+/// A gap between two samples longer than this restarts the measurement (see `pit_hz`).
+const STALL_TSC_TICKS: u64 = 20_000_000;
 
 /// Times `PIT_TICKS` ticks of PIT channel 0 (an emulated 1.193182 MHz counter that QEMU
 /// derives from the host's monotonic clock) with the TSC, from edge to edge.
@@ -166,9 +168,9 @@ const MAX_RESTARTS: u32 = 50;
 /// The count is sampled continuously, each read bracketed by TSC reads. An edge (the
 /// count changing) happened between the previous read's latch and this read's, so it is
 /// placed in the middle of `[previous.tsc_before, current.tsc_after]`; the first and last
-/// edges are taken only when that window is tight. A sample window far longer than a read
-/// means the vCPU stalled, possibly long enough for the 16-bit count to wrap: the
-/// measurement restarts.
+/// edges are taken only when that window is tight. Ticks between edges are counted across
+/// short stalls of the vCPU; a stall that might have let the 16-bit count wrap restarts
+/// the measurement.
 fn pit_hz() -> Result<u64, &'static str> {
     // SAFETY: programming PIT channel 0 (mode 2, binary, full reload) on its fixed ports;
     // its interrupt never reaches the CPU (LINT0 and the IOAPIC pin stay masked).
@@ -186,7 +188,12 @@ fn pit_hz() -> Result<u64, &'static str> {
         .unwrap_or(1)
         .max(1);
     let tight = 4 * fastest_read;
-    let stalled = 1000 * fastest_read;
+    // A gap between samples is harmless unless the 16-bit count could have wrapped
+    // (65,536 ticks: 55 ms). 20M TSC ticks are under 40 ms for any TSC of 0.5 GHz or more,
+    // so only longer gaps restart; a loaded host preempts the vCPU for milliseconds often
+    // (a threshold of a few reads restarted until calibration gave up, under TCG with the
+    // host's load around 5 on 2 cores).
+    let stalled = (1000 * fastest_read).max(STALL_TSC_TICKS);
     let mut samples = 0u32;
     for _ in 0..MAX_RESTARTS {
         let mut previous = pit_sample();

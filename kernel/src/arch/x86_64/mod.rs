@@ -17,7 +17,9 @@ mod trap;
 
 pub(crate) use apic::{TIMER_VECTOR, arm_timer, ensure_timer};
 pub(crate) use clock::calibrate_tsc;
-pub(crate) use cpu::{debug_exit, flush_page, load_page_tables, page_table_root, rdtsc, run_on_stack};
+pub(crate) use cpu::{
+    debug_exit, flush_page, load_page_tables, page_table_root, rdtsc, run_on_stack,
+};
 pub(crate) use irq::halt_forever;
 pub(crate) use pci_io::PortConfigSpace;
 pub(crate) use switch::{initial_stack, switch_stack};
