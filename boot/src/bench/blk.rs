@@ -179,6 +179,8 @@ pub(super) fn blk(seconds: u64, disk_mib: u64) -> Result<u8, Failure> {
         qemu::display_path(&disk)
     );
     let vm = LinuxVm::build(&["fio"])?;
+    // Other work on the host (2 cores here) moves every column: say how busy it was.
+    let load_start = load_average();
     // Without the app (a broken build), the baselines still run and say why ours did not.
     let (blkcheck, ours_missing) = match image::build("blkcheck", Profile::Release) {
         Ok(image) => (image.path, None),
@@ -215,7 +217,7 @@ pub(super) fn blk(seconds: u64, disk_mib: u64) -> Result<u8, Failure> {
         &socket("ours-tcg"),
     );
     let shared = shared_words(&ours_tcg);
-    let script = linux_script(seconds);
+    let script = linux_script(seconds, &WORKLOADS[..1]);
     let linux_cmd = vm.command(LINUX_MEM_MIB, &script, &with_qmp(&shared, &socket("linux")))?;
     println!("ours (TCG; isa-debug-exit left out so that the guest halts and QEMU stays for QMP):");
     println!("  {}", qemu::shell_words(&ours_tcg));
@@ -233,7 +235,10 @@ pub(super) fn blk(seconds: u64, disk_mib: u64) -> Result<u8, Failure> {
         vm.kernel_package,
         qemu::shell_words(&linux_cmd)
     );
-    println!("linux script (base64 in linuxvm.script=):");
+    println!(
+        "linux script of the first row (base64 in linuxvm.script=; one boot per row, \
+         each with its own job line):"
+    );
     for line in script.lines() {
         println!("  | {line}");
     }
@@ -244,7 +249,7 @@ pub(super) fn blk(seconds: u64, disk_mib: u64) -> Result<u8, Failure> {
             .join(" ")
     );
 
-    let linux = run_linux(&vm, &script, &shared, seconds);
+    let mut linux = Column::new();
     let mut ours_tcg = Column::new();
     let mut ours_kvm = Column::new();
     let mut native = Column::new();
@@ -252,7 +257,10 @@ pub(super) fn blk(seconds: u64, disk_mib: u64) -> Result<u8, Failure> {
         Some(why) => Err(why.clone()),
         None => run_ours(&config(accel), w, seconds),
     };
+    // Row by row, so that drift in the host's load (other work on a shared machine) hits
+    // every column alike; one Linux boot per row.
     for w in WORKLOADS {
+        linux.extend(run_linux(&vm, &[w], &shared, seconds));
         ours_tcg.push(ours(Accel::Tcg, w));
         ours_kvm.push(if kvm {
             ours(Accel::Kvm, w)
@@ -262,11 +270,23 @@ pub(super) fn blk(seconds: u64, disk_mib: u64) -> Result<u8, Failure> {
         native.push(run_native(&disk, w, seconds));
     }
     print!("{}", table(&ours_tcg, &linux, &ours_kvm, &native));
+    println!(
+        "host load average at start: {load_start}; at end: {}",
+        load_average()
+    );
     let failed = [&ours_tcg, &linux, &native]
         .iter()
         .chain(kvm.then_some(&&ours_kvm))
         .any(|column| column.iter().any(Result::is_err));
     Ok(u8::from(failed))
+}
+
+/// The host's 1-minute load average, for the reader to judge the noise.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Writes the disk file with pseudo-random bytes (every block allocated, none zero-filled
@@ -381,9 +401,30 @@ fn drive() -> String {
 }
 
 /// One unikernel run: boot, let blkcheck run the workload, read QEMU's counts once the
-/// guest has halted, quit.
+/// guest has halted, quit. A run that fails before blkcheck starts measuring (seen: the
+/// TSC calibration against the PIT giving up under TCG on a busy host) is tried once more,
+/// and says so.
 fn run_ours(config: &RunConfig, w: Workload, seconds: u64) -> Result<Measure, String> {
     config.check()?;
+    match run_ours_once(config, w, seconds) {
+        Err((e, false)) => {
+            let first = e
+                .lines()
+                .find(|l| l.starts_with("fatal") || l.starts_with("panic"));
+            eprintln!(
+                "ours ({}, {}): failed before measuring ({}); trying once more",
+                config.accel.name(),
+                w.label(),
+                first.unwrap_or_else(|| e.lines().next().unwrap_or(""))
+            );
+            run_ours_once(config, w, seconds).map_err(|(e, _)| e)
+        }
+        result => result.map_err(|(e, _)| e),
+    }
+}
+
+/// One attempt; an error says whether blkcheck had printed its result line.
+fn run_ours_once(config: &RunConfig, w: Workload, seconds: u64) -> Result<Measure, (String, bool)> {
     let socket = session::qmp_socket_path(&format!("ours-{}", config.accel.name()));
     let cmd = ours_command(config, w, seconds, &socket);
     let mut measure: Option<Result<Measure, String>> = None;
@@ -407,29 +448,28 @@ fn run_ours(config: &RunConfig, w: Workload, seconds: u64) -> Result<Measure, St
             return Ok(Step::Stop);
         }
         Ok(Step::Continue)
-    })?;
+    })
+    .map_err(|e| (e, false))?;
+    let measured = measure.is_some();
     let console = || transcript.console();
     if transcript.timed_out {
-        return Err(format!(
-            "timed out after {} s:\n{}",
-            seconds + 60,
-            console()
-        ));
+        let e = format!("timed out after {} s:\n{}", seconds + 60, console());
+        return Err((e, measured));
     }
     if status != Some(0) {
-        return Err(format!(
-            "blkcheck ended with status {status:?}:\n{}",
-            console()
-        ));
+        let e = format!("blkcheck ended with status {status:?}:\n{}", console());
+        return Err((e, measured));
     }
-    let mut measure = measure.ok_or_else(|| format!("no 'bench:' line:\n{}", console()))??;
+    let mut measure = measure
+        .ok_or_else(|| (format!("no 'bench:' line:\n{}", console()), false))?
+        .map_err(|e| (e, true))?;
     measure.host = host;
     Ok(measure)
 }
 
 /// The Linux VM's script: each workload between two barriers (the host reads QEMU's counts
 /// at each), with the I/O scheduler off (`none`, Linux's fastest for this device).
-fn linux_script(seconds: u64) -> String {
+fn linux_script(seconds: u64, workloads: &[Workload]) -> String {
     // A function keeps the script short: it travels base64-encoded on the kernel command
     // line (2 KiB at most).
     let mut script = format!(
@@ -437,7 +477,7 @@ fn linux_script(seconds: u64) -> String {
          job() {{ i=$1; shift; barrier start-$i; fio {} \"$@\"; barrier end-$i; }}\n",
         fio_common_args("/dev/vda", seconds).join(" ")
     );
-    for (i, w) in WORKLOADS.iter().enumerate() {
+    for (i, w) in workloads.iter().enumerate() {
         let _ = writeln!(script, "job {i} {}", w.fio_job_args().join(" "));
     }
     script
@@ -445,11 +485,11 @@ fn linux_script(seconds: u64) -> String {
 
 /// All workloads in one Linux boot; QEMU's counts are read at the barriers around each.
 /// A boot that hangs (seen now and then under TCG) is tried once more.
-fn run_linux(vm: &LinuxVm, script: &str, shared: &[String], seconds: u64) -> Column {
+fn run_linux(vm: &LinuxVm, workloads: &[Workload], shared: &[String], seconds: u64) -> Column {
     const BOOT_LIMIT: Duration = Duration::from_secs(90);
     let mut attempt = 1;
     loop {
-        match run_linux_once(vm, script, shared, seconds, BOOT_LIMIT) {
+        match run_linux_once(vm, workloads, shared, seconds, BOOT_LIMIT) {
             Err(e) if e.boot_hung && attempt < 2 => {
                 eprintln!(
                     "linuxvm: no first barrier within {} s (a hung boot); trying once more",
@@ -457,7 +497,7 @@ fn run_linux(vm: &LinuxVm, script: &str, shared: &[String], seconds: u64) -> Col
                 );
                 attempt += 1;
             }
-            Err(e) => return vec![Err(e.message); WORKLOADS.len()],
+            Err(e) => return vec![Err(e.message); workloads.len()],
             Ok(column) => return column,
         }
     }
@@ -472,22 +512,23 @@ struct LinuxFailure {
 
 fn run_linux_once(
     vm: &LinuxVm,
-    script: &str,
+    workloads: &[Workload],
     shared: &[String],
     seconds: u64,
     boot_limit: Duration,
 ) -> Result<Column, LinuxFailure> {
     let fail = |message: String, boot_hung| LinuxFailure { message, boot_hung };
     let socket = session::qmp_socket_path("linux");
+    let script = linux_script(seconds, workloads);
     let cmd = vm
-        .command(LINUX_MEM_MIB, script, &with_qmp(shared, &socket))
+        .command(LINUX_MEM_MIB, &script, &with_qmp(shared, &socket))
         .map_err(|e| fail(e, false))?;
-    let mut results: Vec<Option<Measure>> = vec![None; WORKLOADS.len()];
-    let mut before = vec![BlockStats::default(); WORKLOADS.len()];
+    let mut results: Vec<Option<Measure>> = vec![None; workloads.len()];
+    let mut before = vec![BlockStats::default(); workloads.len()];
     let mut current = 0;
     let first_barrier = format!("{}start-0", linuxvm::BARRIER_PREFIX);
     let limits = session::Limits {
-        total: boot_limit + Duration::from_secs(WORKLOADS.len() as u64 * (seconds + 30)),
+        total: boot_limit + Duration::from_secs(workloads.len() as u64 * (seconds + 30)),
         ready: Some((&first_barrier, boot_limit)),
     };
     let outcome = session::run(cmd, &socket, limits, |line, qmp| {
@@ -505,7 +546,7 @@ fn run_linux_once(
             return Ok(Step::Reply("go".into()));
         }
         if line.starts_with("3;fio-") {
-            results[current] = Some(parse_fio_terse(line, WORKLOADS[current])?);
+            results[current] = Some(parse_fio_terse(line, workloads[current])?);
         }
         Ok(Step::Continue)
     })
@@ -836,7 +877,7 @@ mod tests {
 
     #[test]
     fn linux_script_has_a_barrier_pair_per_job() {
-        let script = linux_script(5);
+        let script = linux_script(5, &WORKLOADS);
         assert_eq!(script.matches("\njob ").count(), WORKLOADS.len());
         assert!(
             script.contains("barrier start-$i; fio --name=bench --filename=/dev/vda --direct=1")
