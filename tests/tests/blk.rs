@@ -104,12 +104,22 @@ fn device_error_injected_by_blkdebug_reaches_the_caller() {
         rules.display(),
         img.display()
     );
-    // Legacy (virtio-mmio version 1) transport: the runner's global is not given here.
+    // On a legacy (virtio-mmio version 1) transport: this later -global overrides the
+    // runner's force-legacy=off, as a user's own QEMU line may.
     let out = Run::new("testkernel")
-        .qemu_args(&["-drive", &drive, "-device", "virtio-blk-device,drive=bad"])
+        .options("log=kernel::drivers=debug")
+        .qemu_args(&[
+            "-global",
+            "virtio-mmio.force-legacy=on",
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-device,drive=bad",
+        ])
         .args(&["blk-errors"])
         .go();
     assert_status(&out, 0);
+    assert_console(&out, "(Legacy), irq");
     assert_console(
         &out,
         "read: error: vda: the device reported an I/O error at sector 0",

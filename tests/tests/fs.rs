@@ -230,3 +230,26 @@ fn root_option_picks_the_disk() {
         "error: kernel command line: root=sda: invalid value 'sda' (expected a disk name like vda or vdb)",
     );
 }
+
+#[test]
+fn file_seeks_and_reads_at_the_new_position() {
+    let bytes = fs::read(tree().join("data/big.bin")).unwrap();
+    let offset = 1_000_003usize;
+    let hex = |at: usize| -> String {
+        bytes[at..at + 16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let out = Run::new("testkernel")
+        .disk_ro(image())
+        .args(&["fs-seek", "/data/big.bin", &offset.to_string()])
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, &format!("at {offset}: {}", hex(offset)));
+    // After reading 16 bytes at `offset`, Current(-8) lands at offset + 8.
+    assert_console(&out, &format!("at {}: {}", offset + 8, hex(offset + 8)));
+    let end = bytes.len() - 16;
+    assert_console(&out, &format!("at {end}: {}", hex(end)));
+    assert_console(&out, "seek past start: Err(InvalidInput)");
+}

@@ -103,6 +103,34 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 buf.iter().all(|&b| b == 7)
             );
         }
+        // Seeks in a file and reads at the new positions: 16 bytes in hex after each of
+        // Start(N), Current(-8), End(-16).
+        "fs-seek" => {
+            use libos::fs::File;
+            use libos::io::{Read, Seek, SeekFrom};
+            let path = args.get(2).ok_or("fs-seek PATH OFFSET")?;
+            let offset: u64 = args
+                .get(3)
+                .and_then(|s| s.parse().ok())
+                .ok_or("fs-seek PATH OFFSET")?;
+            let mut file = File::open(path.as_str()).map_err(|e| e.to_string())?;
+            for pos in [
+                SeekFrom::Start(offset),
+                SeekFrom::Current(-8),
+                SeekFrom::End(-16),
+            ] {
+                let at = file.seek(pos).map_err(|e| e.to_string())?;
+                let mut buf = [0u8; 16];
+                file.read_exact(&mut buf).map_err(|e| e.to_string())?;
+                let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+                println!("at {at}: {hex}");
+            }
+            println!(
+                "seek past start: {:?}",
+                file.seek(SeekFrom::Current(-(1 << 40)))
+                    .map_err(|e| e.kind())
+            );
+        }
         // `Display` code that prints: the console must not be held across it.
         "display-prints" => {
             struct Loud;

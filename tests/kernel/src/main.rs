@@ -242,7 +242,7 @@ fn main() -> Result<(), String> {
         "pvm-probe" => pvm_probe(),
         "pci" => pci::main(&args),
         "wake-race" | "blk-idle" | "blk-deadlock" | "blk-order" | "blk-errors" | "blk-async"
-        | "display-prints" => return devices::main(&args),
+        | "display-prints" | "fs-seek" => return devices::main(&args),
         "spawn-oom" => {
             let result = thread::Builder::new().stack_size(1 << 30).spawn(|| 0u8);
             return Err(format!("spawn with a 1 GiB stack: {}", result.unwrap_err()));
