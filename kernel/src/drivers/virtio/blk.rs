@@ -6,8 +6,10 @@
 //! by the HAL) and its status byte, using one indirect descriptor slot when the device
 //! offers indirect descriptors, so up to [`QUEUE_SIZE`] requests are in flight.
 //!
-//! The wake path: the interrupt handler masks the device's IOAPIC line and wakes the
-//! driver's task (`virtio-blk vdX`, I/O class). That task acknowledges the device, takes
+//! The wake path: the interrupt handler wakes the driver's task (`virtio-blk vdX`, I/O
+//! class), masking the device's IOAPIC line first when it is level-triggered (PCI INTx; a
+//! virtio-mmio line is its device's own and programmed edge-triggered, which saves four
+//! IOAPIC register accesses per interrupt). That task acknowledges the device, takes
 //! every completion off the used ring, records each result and wakes its waiter, unmasks
 //! the line and looks at the ring once more before it blocks again (a completion between
 //! the last look and the unmask raised no interrupt it would see). Wakers are called in
@@ -55,8 +57,8 @@ const S_UNSUPP: u8 = 2;
 struct Slot {
     op: Op,
     sector: u64,
-    header: Box<[u8; 16]>,
-    status: Box<[u8; 1]>,
+    /// Its header and status byte in [`RequestMemory`], while the device has it.
+    mem: Option<u16>,
     data: Buffer,
     result: Option<Result<(), BlockError>>,
     waker: Option<Waker>,
@@ -66,33 +68,80 @@ struct Slot {
     _pending: IoPending,
 }
 
-impl Slot {
-    /// The buffers exactly as `VirtQueue::add` got them, for `add` and `pop_used`.
-    ///
-    /// # Safety
-    /// The slot's data buffer must be valid (see `Buffer`), and the returned slices must
-    /// not outlive the slot.
-    unsafe fn parts(&mut self) -> (Vec<&'static [u8]>, Vec<&'static mut [u8]>) {
-        let len = self.data.len();
-        let data = self.data.as_mut_ptr();
-        // SAFETY: the header and status are boxed (stable addresses) and live as long as
-        // the slot; `data` is valid for `len` bytes by the caller's guarantee. Nothing
-        // else reads or writes them while the device owns them.
-        unsafe {
-            let header: &'static [u8] = core::slice::from_raw_parts(self.header.as_ptr(), 16);
-            let status: &'static mut [u8] =
-                core::slice::from_raw_parts_mut(self.status.as_mut_ptr(), 1);
-            match self.op {
-                Op::Read => (
-                    alloc::vec![header],
-                    alloc::vec![core::slice::from_raw_parts_mut(data, len), status],
-                ),
-                Op::Write => (
-                    alloc::vec![header, core::slice::from_raw_parts(data, len)],
-                    alloc::vec![status],
-                ),
-                Op::Flush => (alloc::vec![header], alloc::vec![status]),
-            }
+/// Headers and status bytes of the requests in flight, allocated once: a request takes
+/// an index at submission and gives it back at completion.
+struct RequestMemory {
+    headers: Box<[[u8; 16]; QUEUE_SIZE]>,
+    statuses: Box<[[u8; 1]; QUEUE_SIZE]>,
+    free: Vec<u16>,
+}
+
+impl RequestMemory {
+    fn new() -> Self {
+        Self {
+            headers: Box::new([[0; 16]; QUEUE_SIZE]),
+            statuses: Box::new([[0; 1]; QUEUE_SIZE]),
+            free: (0..QUEUE_SIZE as u16).rev().collect(),
+        }
+    }
+
+    /// An index with the header for `op` at `sector` written and the status reset.
+    fn take(&mut self, op: Op, sector: u64) -> Option<u16> {
+        let i = self.free.pop()?;
+        let kind = match op {
+            Op::Read => T_IN,
+            Op::Write => T_OUT,
+            Op::Flush => T_FLUSH,
+        };
+        let header = &mut self.headers[usize::from(i)];
+        header[0..4].copy_from_slice(&kind.to_le_bytes());
+        header[4..8].fill(0);
+        header[8..16].copy_from_slice(&sector.to_le_bytes());
+        self.statuses[usize::from(i)] = [0xff];
+        Some(i)
+    }
+
+    fn give(&mut self, i: u16) {
+        self.free.push(i);
+    }
+
+    fn pointers(&mut self, i: u16) -> (*const u8, *mut u8) {
+        (
+            self.headers[usize::from(i)].as_ptr(),
+            self.statuses[usize::from(i)].as_mut_ptr(),
+        )
+    }
+}
+
+/// Calls `f` with a request's buffers exactly as `VirtQueue::add` wants them (and as
+/// `pop_used` wants them back): device-readable first, then device-writable.
+///
+/// # Safety
+/// `header` (16 bytes) and `status` (1 byte) must be valid and not otherwise accessed
+/// while the device owns them; `data` must be valid (see `Buffer`).
+unsafe fn with_buffers<R>(
+    op: Op,
+    header: *const u8,
+    status: *mut u8,
+    data: &mut Buffer,
+    f: impl for<'a> FnOnce(&'a [&'a [u8]], &'a mut [&'a mut [u8]]) -> R,
+) -> R {
+    let len = data.len();
+    let data = data.as_mut_ptr();
+    // SAFETY: by the caller's guarantee; the slices live only for the call of `f`.
+    unsafe {
+        let header = core::slice::from_raw_parts(header, 16);
+        let status = core::slice::from_raw_parts_mut(status, 1);
+        match op {
+            Op::Read => f(
+                &[header],
+                &mut [core::slice::from_raw_parts_mut(data, len), status],
+            ),
+            Op::Write => f(
+                &[header, core::slice::from_raw_parts(data, len)],
+                &mut [status],
+            ),
+            Op::Flush => f(&[header], &mut [status]),
         }
     }
 }
@@ -105,6 +154,7 @@ struct Inner {
     /// The ticket of each request the device has, by descriptor token.
     tokens: BTreeMap<u16, u64>,
     next_ticket: u64,
+    memory: RequestMemory,
     /// Tasks waiting for room in the queue.
     room_waiters: Vec<Waker>,
 }
@@ -119,6 +169,8 @@ pub struct VirtioBlk {
     inner: Mutex<Inner>,
     line: spin::Once<IrqLine>,
     task: AtomicU64,
+    /// Level-triggered line: masked by the handler, unmasked by the task.
+    masks_line: bool,
     max_request: usize,
     reads: AtomicU64,
     writes: AtomicU64,
@@ -142,6 +194,7 @@ impl VirtioBlk {
         let FoundDevice {
             mut transport,
             gsi,
+            trigger,
             location,
             ..
         } = found;
@@ -200,10 +253,12 @@ impl VirtioBlk {
                 slots: BTreeMap::new(),
                 tokens: BTreeMap::new(),
                 next_ticket: 1,
+                memory: RequestMemory::new(),
                 room_waiters: Vec::new(),
             }),
             line: spin::Once::new(),
             task: AtomicU64::new(0),
+            masks_line: trigger == Trigger::Level,
             max_request,
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
@@ -223,13 +278,8 @@ impl VirtioBlk {
         )
         .map_err(|e| fail(&alloc::format!("cannot start its task: {e:?}")))?;
         device.task.store(task.0, Ordering::Relaxed);
-        let line = irq::register_gsi(
-            gsi,
-            Trigger::Level,
-            on_interrupt,
-            device as *const Self as usize,
-        )
-        .map_err(|e| fail(&alloc::format!("interrupt line {gsi}: {e}")))?;
+        let line = irq::register_gsi(gsi, trigger, on_interrupt, device as *const Self as usize)
+            .map_err(|e| fail(&alloc::format!("interrupt line {gsi}: {e}")))?;
         device.line.call_once(|| line);
         device.inner.lock().transport.finish_init();
         line.unmask();
@@ -272,7 +322,9 @@ impl VirtioBlk {
             for waker in wakers {
                 waker.wake();
             }
-            if let Some(line) = self.line.get() {
+            if self.masks_line
+                && let Some(line) = self.line.get()
+            {
                 line.unmask();
             }
             // A completion that landed after the acknowledgement raised the line again;
@@ -295,16 +347,33 @@ impl VirtioBlk {
                 );
                 break;
             };
-            let Inner { queue, slots, .. } = &mut *inner;
+            let Inner {
+                queue,
+                slots,
+                memory,
+                ..
+            } = &mut *inner;
             let slot = slots.get_mut(&ticket).expect("every token has a slot");
-            // SAFETY: the slot's buffers are the ones given to `add` for this token and
-            // are still valid (the slot owned or borrowed them until now).
+            let mem = slot
+                .mem
+                .take()
+                .expect("a request the device had has memory");
+            let (header, status) = memory.pointers(mem);
+            // SAFETY: the buffers are the ones given to `add` for this token and are still
+            // valid (the slot owned or borrowed them until now).
             let popped = unsafe {
-                let (inputs, mut outputs) = slot.parts();
-                queue.pop_used(token, &inputs, &mut outputs)
+                with_buffers(
+                    slot.op,
+                    header,
+                    status,
+                    &mut slot.data,
+                    |inputs, outputs| queue.pop_used(token, inputs, outputs),
+                )
             };
+            let status = memory.statuses[usize::from(mem)][0];
+            memory.give(mem);
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
-            let result = match (popped, slot.status[0]) {
+            let result = match (popped, status) {
                 (Err(e), _) => {
                     log::error!("{}: request {token}: {e}", self.info.name);
                     Err(BlockError::Device {
@@ -351,12 +420,14 @@ impl VirtioBlk {
     }
 }
 
-/// The interrupt handler: mask the line (level-triggered: it stays asserted until the
-/// driver task acknowledges the device) and wake the driver task.
+/// The interrupt handler: mask a level-triggered line (it stays asserted until the driver
+/// task acknowledges the device) and wake the driver task.
 fn on_interrupt(data: usize) {
     // SAFETY: `data` is the address of a leaked `VirtioBlk`, registered in `start`.
     let device = unsafe { &*(data as *const VirtioBlk) };
-    if let Some(line) = device.line.get() {
+    if device.masks_line
+        && let Some(line) = device.line.get()
+    {
         line.mask();
     }
     device.interrupts.fetch_add(1, Ordering::Relaxed);
@@ -386,17 +457,31 @@ impl BlockDriver for VirtioBlk {
             return Ok(Ticket(ticket));
         }
         let mut inner = self.inner.lock();
+        let Some(mem) = inner.memory.take(request.op, request.sector) else {
+            // Every request memory is in flight: wait for a completion.
+            inner.room_waiters.push(cx.waker().clone());
+            return Err(request);
+        };
         let mut slot = self.slot(request, None);
-        // SAFETY: the slot (and so its buffers) stays in `slots` until the device has
-        // used it; a borrowed buffer stays valid until then by `submit`'s contract.
+        slot.mem = Some(mem);
+        let (header, status) = inner.memory.pointers(mem);
+        // SAFETY: the request memory and the slot (and so its data buffer) stay put until
+        // the device has used them; a borrowed buffer stays valid until then by
+        // `submit`'s contract.
         let added = unsafe {
-            let (inputs, mut outputs) = slot.parts();
-            inner.queue.add(&inputs, &mut outputs)
+            with_buffers(
+                slot.op,
+                header,
+                status,
+                &mut slot.data,
+                |inputs, outputs| inner.queue.add(inputs, outputs),
+            )
         };
         let token = match added {
             Ok(token) => token,
             Err(virtio_drivers::Error::QueueFull) => {
                 // Full: wait for a completion to make room.
+                inner.memory.give(mem);
                 inner.room_waiters.push(cx.waker().clone());
                 let Slot {
                     op, sector, data, ..
@@ -411,6 +496,8 @@ impl BlockDriver for VirtioBlk {
                 // Never happens with one to three buffers per request; fail the request
                 // rather than wait for room that would not help.
                 log::error!("{}: cannot queue a request: {e}", self.info.name);
+                inner.memory.give(mem);
+                slot.mem = None;
                 slot.result = Some(Err(BlockError::Device {
                     disk: self.info.name.clone(),
                     sector: slot.sector,
@@ -478,19 +565,10 @@ impl BlockDriver for VirtioBlk {
 
 impl VirtioBlk {
     fn slot(&self, request: Request, result: Option<Result<(), BlockError>>) -> Slot {
-        let kind = match request.op {
-            Op::Read => T_IN,
-            Op::Write => T_OUT,
-            Op::Flush => T_FLUSH,
-        };
-        let mut header = Box::new([0u8; 16]);
-        header[0..4].copy_from_slice(&kind.to_le_bytes());
-        header[8..16].copy_from_slice(&request.sector.to_le_bytes());
         Slot {
             op: request.op,
             sector: request.sector,
-            header,
-            status: Box::new([0xff]),
+            mem: None,
             data: request.buffer,
             result,
             waker: None,

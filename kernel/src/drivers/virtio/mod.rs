@@ -73,6 +73,7 @@ pub use found::{FoundDevice, probe};
 #[cfg(target_os = "none")]
 mod found {
     use super::hal::VirtioHal;
+    use crate::arch::irq::Trigger;
     use alloc::vec::Vec;
     use core::ptr::NonNull;
     use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
@@ -85,6 +86,10 @@ mod found {
         pub kind: DeviceType,
         /// IOAPIC input of its interrupt line.
         pub gsi: u32,
+        /// How to program that input: edge for a virtio-mmio transport's own line (it
+        /// cannot storm, so its handler need not mask it), level for PCI INTx (shared
+        /// and level-sensitive: masked by the handler until the driver acknowledges).
+        pub trigger: Trigger,
         /// Where it is, for messages ("mmio 0xfeb00e00", "pci 00:03.0").
         pub location: alloc::string::String,
     }
@@ -127,6 +132,7 @@ mod found {
                 transport: transport.into(),
                 kind,
                 gsi: word.irq,
+                trigger: Trigger::Edge,
                 location: alloc::format!("mmio {:#x}", word.base),
             });
         }
@@ -147,6 +153,7 @@ mod found {
                         transport: transport.into(),
                         kind: function.device_type,
                         gsi,
+                        trigger: Trigger::Level,
                         location,
                     });
                 }
