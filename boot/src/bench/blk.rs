@@ -270,15 +270,88 @@ pub(super) fn blk(seconds: u64, disk_mib: u64) -> Result<u8, Failure> {
         native.push(run_native(&disk, w, seconds));
     }
     print!("{}", table(&ours_tcg, &linux, &ours_kvm, &native));
+    let idle = match &ours_missing {
+        Some(why) => Err(why.clone()),
+        None => waiting_cost(&blkcheck, &disk, seconds.max(10)),
+    };
+    match &idle {
+        Ok(line) => println!("{line}"),
+        Err(e) => println!("waiting cost: failed: {e}"),
+    }
     println!(
         "host load average at start: {load_start}; at end: {}",
         load_average()
     );
-    let failed = [&ours_tcg, &linux, &native]
-        .iter()
-        .chain(kvm.then_some(&&ours_kvm))
-        .any(|column| column.iter().any(Result::is_err));
+    let failed = idle.is_err()
+        || [&ours_tcg, &linux, &native]
+            .iter()
+            .chain(kvm.then_some(&&ours_kvm))
+            .any(|column| column.iter().any(Result::is_err));
     Ok(u8::from(failed))
+}
+
+/// Throttled disk (200 IOPS): blkcheck spends nearly all its time waiting for the device,
+/// and QEMU's CPU time over the run's wall time shows what waiting costs (the CPU should
+/// halt, not spin).
+fn waiting_cost(blkcheck: &Path, disk: &Path, seconds: u64) -> Result<String, String> {
+    const IOPS: u32 = 200;
+    let mut config = RunConfig::new(blkcheck);
+    config.accel = Accel::Tcg;
+    config.mem_mib = OURS_MEM_MIB;
+    config.timeout = Some(Duration::from_secs(seconds + 60));
+    let drive = format!(
+        "file={},format=raw,if=none,id=slow,werror=report,rerror=report,cache=none,aio=native,throttling.iops-total={IOPS}",
+        disk.display()
+    );
+    config.extra_args = vec![
+        "-drive".into(),
+        drive,
+        "-device".into(),
+        "virtio-blk-device,drive=slow".into(),
+    ];
+    config.app_args = ["bench", "randread", "4096", "4", &seconds.to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let before = children_cpu()?;
+    let outcome = config.run_captured().map_err(|e| e.to_string())?;
+    let cpu = children_cpu()?.saturating_sub(before);
+    if outcome.status != 0 {
+        return Err(format!(
+            "blkcheck ended with status {}:\n{}",
+            outcome.status, outcome.console
+        ));
+    }
+    let ops = outcome
+        .console
+        .lines()
+        .find_map(|l| l.split(" ops=").nth(1))
+        .and_then(|s| s.split(' ').next())
+        .unwrap_or("?");
+    let wall = outcome.wall.as_secs_f64();
+    Ok(format!(
+        "waiting cost (ours, TCG, disk throttled to {IOPS} IOPS, randread 4k qd4 for {seconds} s, \
+         {ops} reads): QEMU used {:.2} s of CPU in {wall:.2} s of wall time = {:.1}% (whole run, boot included)",
+        cpu.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / wall.max(1e-9)
+    ))
+}
+
+/// CPU time (user + system) of this process's waited-for children, from /proc/self/stat.
+fn children_cpu() -> Result<Duration, String> {
+    let stat =
+        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // Fields 16 and 17 (cutime, cstime), counted from 3 after the command name.
+    let ticks: u64 = [13, 14]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // USER_HZ is 100 on Linux x86_64.
+    Ok(Duration::from_millis(ticks * 10))
 }
 
 /// The host's 1-minute load average, for the reader to judge the noise.

@@ -11,7 +11,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Stack size of a task spawned without one.
 pub const DEFAULT_STACK_SIZE: u64 = 64 * 1024;
@@ -71,7 +71,7 @@ struct Scheduler {
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
 /// Set while `zombie_stacks` or `zombie_tasks` hold something, so that most switches skip
 /// the clean-up.
-static ZOMBIES: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static ZOMBIES: AtomicBool = AtomicBool::new(false);
 
 /// The main task's id.
 pub const MAIN: TaskId = TaskId(1);
@@ -88,6 +88,7 @@ impl Scheduler {
         if ready {
             let class = task.class;
             self.run.push(id, class);
+            WOKEN.store(true, Ordering::Relaxed);
         }
         ready
     }
@@ -300,11 +301,42 @@ fn schedule() {
                 if super::watchdog::active() {
                     super::watchdog::idle_until(u64::MAX);
                 }
-                irq::wait_for_interrupt();
+                if !poll_for_wake() {
+                    irq::wait_for_interrupt();
+                }
             }
             None => report_deadlock(s),
         }
     }
+}
+
+/// Set by every wake-up that readies a task, so that the idle poll sees one without the
+/// scheduler's lock.
+static WOKEN: AtomicBool = AtomicBool::new(false);
+
+/// How long the CPU spins, interrupts on, for a device's completion before it halts.
+const IDLE_POLL_NS: u64 = 50_000;
+
+/// With device work in flight and nothing to run, spins briefly with interrupts enabled
+/// until a wake-up readies a task: a completion that comes within [`IDLE_POLL_NS`] is
+/// taken without the cost of waking a halted CPU (for a hypervisor, rescheduling the vCPU
+/// thread). Returns false if none came; the caller then halts. Costs at most the poll time
+/// per idle period.
+fn poll_for_wake() -> bool {
+    WOKEN.store(false, Ordering::Relaxed);
+    let until = crate::arch::rdtsc() + crate::time::deadline_tsc(IDLE_POLL_NS)
+        - crate::time::deadline_tsc(0);
+    irq::enable();
+    let mut woken = false;
+    while crate::arch::rdtsc() < until {
+        if WOKEN.load(Ordering::Relaxed) {
+            woken = true;
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    drop(irq::save_and_disable());
+    woken || WOKEN.load(Ordering::Relaxed)
 }
 
 /// Housekeeping of the task that just got the CPU: free what finished tasks left.
