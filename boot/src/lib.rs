@@ -11,3 +11,5 @@ pub mod image;
 pub mod linuxvm;
 pub mod mbr;
 pub mod qemu;
+#[cfg(test)]
+mod testutil;

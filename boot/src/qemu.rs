@@ -735,23 +735,7 @@ mod tests {
         assert!(!words.contains("virtio-blk"), "{words}");
     }
 
-    /// A fresh folder under the system's temp dir, removed when dropped.
-    pub(super) struct TempDir(pub(super) PathBuf);
-
-    impl TempDir {
-        pub(super) fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("qemu-rs-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    pub(crate) use crate::testutil::TempDir;
 
     #[test]
     fn config_check_covers_memory_and_disks() {

@@ -6,14 +6,42 @@ use boot::qemu::Machine;
 use std::path::PathBuf;
 use tests::{Run, assert_console, assert_status};
 
-/// A fresh disk file of `mib` MiB in the test's own temp folder.
-fn disk(name: &str, mib: u64) -> PathBuf {
+/// A fresh disk file of `mib` MiB, removed when the test ends.
+struct TestDisk(PathBuf);
+
+impl TestDisk {
+    fn with_extension(&self, ext: &str) -> PathBuf {
+        self.0.with_extension(ext)
+    }
+}
+
+impl std::ops::Deref for TestDisk {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TestDisk {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TestDisk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("blkdebug"));
+    }
+}
+
+fn disk(name: &str, mib: u64) -> TestDisk {
     let dir = std::env::temp_dir().join(format!("unikernel-blk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let file = std::fs::File::create(&path).unwrap();
     file.set_len(mib << 20).unwrap();
-    path
+    TestDisk(path)
 }
 
 #[test]
