@@ -263,3 +263,41 @@ fn disk_counters_are_printed_at_exit_with_log_info() {
     assert_console(&out, "vda: 2048 sectors (1 MiB)");
     assert_console(&out, "4 writes (1048576 bytes), 1 flushes, 0 errors");
 }
+
+#[test]
+fn pci_bars_are_assigned_under_qboot_and_kept_under_seabios() {
+    let (a, b) = (disk("pci-a.img", 1), disk("pci-b.img", 1));
+    // qboot leaves BARs unassigned: the kernel puts them in q35's PCI hole.
+    let out = Run::new("testkernel")
+        .machine(Machine::Q35)
+        .disk(&a)
+        .disk(&b)
+        .args(&["pci"])
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, "pci 00:01.0 1af4:1042");
+    assert_console(&out, "INTA -> GSI 21");
+    assert_console(&out, "bar4 mem64 0xc");
+    assert_console(
+        &out,
+        "pci virtio 00:01.0 Block gsi Some(21), virtio-drivers sees the same BARs: true, common config num_queues Some(1)",
+    );
+    assert_console(
+        &out,
+        "pci virtio 00:02.0 Block gsi Some(22), virtio-drivers sees the same BARs: true",
+    );
+    // SeaBIOS assigns them itself; they stay where it put them and still work.
+    let out = Run::with_format("testkernel", Format::Bios)
+        .disk(&a)
+        .args(&["pci"])
+        .go();
+    assert_status(&out, 0);
+    assert_console(
+        &out,
+        "virtio-drivers sees the same BARs: true, common config num_queues Some(1)",
+    );
+    // microvm has no PCI bus.
+    let out = Run::new("testkernel").args(&["pci"]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "pci: 0 functions");
+}
