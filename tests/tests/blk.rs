@@ -301,3 +301,33 @@ fn pci_bars_are_assigned_under_qboot_and_kept_under_seabios() {
     assert_status(&out, 0);
     assert_console(&out, "pci: 0 functions");
 }
+
+#[test]
+fn flush_is_a_no_op_only_on_a_disk_without_a_write_cache() {
+    let img = disk("writethrough.img", 1);
+    // cache=writethrough: QEMU then does not offer VIRTIO_BLK_F_FLUSH (every completed
+    // write is on the host disk already).
+    let drive = format!(
+        "file={},format=raw,if=none,id=wt,werror=report,rerror=report,cache=writethrough",
+        img.display()
+    );
+    let out = Run::new("blkcheck")
+        .qemu_args(&["-drive", &drive, "-device", "virtio-blk-device,drive=wt"])
+        .args(&["write", "3"])
+        .go();
+    assert_status(&out, 0);
+    assert_console(&out, "vda: 0 reads, 4 writes, 0 flushes, 0 errors");
+    let out = Run::new("blkcheck")
+        .qemu_args(&["-drive", &drive, "-device", "virtio-blk-device,drive=wt"])
+        .args(&["info"])
+        .go();
+    assert_status(&out, 0);
+    assert_console(
+        &out,
+        "vda: 1048576 bytes, block size 512, read-write, no write cache",
+    );
+    // The default (writeback) disk has a cache: its flush reaches the device.
+    let out = Run::new("blkcheck").disk(&img).args(&["write", "3"]).go();
+    assert_status(&out, 0);
+    assert_console(&out, "vda: 0 reads, 4 writes, 1 flushes, 0 errors");
+}

@@ -41,10 +41,19 @@ const F_SEG_MAX: u64 = 1 << 2;
 const F_RO: u64 = 1 << 5;
 const F_BLK_SIZE: u64 = 1 << 6;
 const F_FLUSH: u64 = 1 << 9;
+const F_CONFIG_WCE: u64 = 1 << 11;
 const F_INDIRECT_DESC: u64 = 1 << 28;
 const F_VERSION_1: u64 = 1 << 32;
-const SUPPORTED: u64 =
-    F_SIZE_MAX | F_SEG_MAX | F_RO | F_BLK_SIZE | F_FLUSH | F_INDIRECT_DESC | F_VERSION_1;
+const SUPPORTED: u64 = F_SIZE_MAX
+    | F_SEG_MAX
+    | F_RO
+    | F_BLK_SIZE
+    | F_FLUSH
+    | F_CONFIG_WCE
+    | F_INDIRECT_DESC
+    | F_VERSION_1;
+/// Offset of `writeback` in the device configuration (virtio 1.2, 5.2.4).
+const CONFIG_WRITEBACK: usize = 32;
 
 // Request types and statuses (virtio 1.2, 5.2.6).
 const T_IN: u32 = 0;
@@ -223,6 +232,11 @@ impl VirtioBlk {
                 Ok(u64::from(high) << 32 | u64::from(low))
             })
             .map_err(|e| fail(&alloc::format!("cannot read its capacity: {e}")))?;
+        // A cache needs flushing only if the device has FLUSH and, where it says which
+        // mode its cache is in, that mode is writeback (Linux decides the same way).
+        let write_cache = features & F_FLUSH != 0
+            && (features & F_CONFIG_WCE == 0
+                || !matches!(transport.read_config_space::<u8>(CONFIG_WRITEBACK), Ok(0)));
         let block_size = if features & F_BLK_SIZE != 0 {
             transport
                 .read_config_space::<u32>(20)
@@ -242,7 +256,7 @@ impl VirtioBlk {
             sectors: capacity,
             block_size,
             read_only: features & F_RO != 0,
-            write_cache: features & F_FLUSH != 0,
+            write_cache,
             location,
         };
         let device: &'static Self = Box::leak(Box::new(Self {
