@@ -7,6 +7,8 @@
 # Exit status: the app's; 124 timeout, 125 guest reset, 126 QEMU failed, 2 bad usage.
 # The QEMU command line itself lives in boot/src/qemu.rs, shared with the tests.
 set -euo pipefail
+# Paths in the arguments (--disk, --disk-from) are relative to where the user is.
+export UNIKERNEL_CALLER_DIR="$PWD"
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure-deps.sh
 ensure_rust

@@ -128,15 +128,26 @@ enum DiskArg {
 
 /// Checks every disk and makes the `--disk-from` images, before anything is built or run:
 /// a bad path is a usage error (status 2); a failed image build is not.
+/// A path the user gave, relative to the folder they ran the script from (the scripts
+/// change to the workspace and say where they came from in `UNIKERNEL_CALLER_DIR`).
+fn from_caller(path: PathBuf) -> PathBuf {
+    match std::env::var_os("UNIKERNEL_CALLER_DIR") {
+        Some(dir) if path.is_relative() => std::path::Path::new(&dir).join(path),
+        _ => path,
+    }
+}
+
 fn resolve_disks(disks: Vec<DiskArg>) -> Result<Vec<DiskSpec>, Failure> {
     disks
         .into_iter()
         .map(|disk| match disk {
-            DiskArg::File(spec) => {
+            DiskArg::File(mut spec) => {
+                spec.path = from_caller(spec.path);
                 spec.check().map_err(Failure::Usage)?;
                 Ok(spec)
             }
             DiskArg::From(dir) => {
+                let dir = from_caller(dir);
                 if !dir.is_dir() {
                     let what = if dir.exists() {
                         "not a folder"

@@ -331,3 +331,31 @@ fn flush_is_a_no_op_only_on_a_disk_without_a_write_cache() {
     assert_status(&out, 0);
     assert_console(&out, "vda: 0 reads, 4 writes, 1 flushes, 0 errors");
 }
+
+#[test]
+fn the_runner_takes_disk_paths_relative_to_where_it_is_run() {
+    let img = disk("relative.img", 1);
+    let script = boot::image::workspace_root().join("scripts/qemu-run.sh");
+    let out = std::process::Command::new(script)
+        .current_dir(img.parent().unwrap())
+        .args([
+            "--accel",
+            "tcg",
+            "--disk",
+            "relative.img",
+            "blkcheck",
+            "--",
+            "info",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("vda: 1048576 bytes"), "{stdout}");
+}
