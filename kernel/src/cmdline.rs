@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// Kernel option names this kernel understands, for messages.
-pub const KNOWN_OPTIONS: &str = "log, heap, stack, watchdog, root";
+pub const KNOWN_OPTIONS: &str = "log, heap, stack, watchdog, root, ip, gw, mac";
 
 /// Words QEMU appends for each virtio-mmio device on microvm.
 const VIRTIO_MMIO_PREFIX: &str = "virtio_mmio.device=";
@@ -131,6 +131,12 @@ pub struct KernelOptions<'a> {
     pub watchdog_ms: Option<u64>,
     /// `root=vdX`: the disk the libOS mounts its file tree from (default: the first disk).
     pub root: Option<&'a str>,
+    /// `ip=ADDR/PREFIX`: a static address instead of DHCPv4.
+    pub ip: Option<crate::net::config::Ipv4Cidr>,
+    /// `gw=ADDR`: the default gateway (with `ip=`).
+    pub gw: Option<core::net::Ipv4Addr>,
+    /// `mac=XX:XX:XX:XX:XX:XX`: the NIC's address instead of the device's.
+    pub mac: Option<[u8; 6]>,
     /// Count of `virtio_mmio.device=` words.
     pub virtio_mmio_devices: usize,
 }
@@ -179,6 +185,36 @@ impl<'a> CommandLine<'a> {
                 "stack" => options.stack = Some(parse_size(name, need(value)?)?),
                 "watchdog" => options.watchdog_ms = Some(parse_millis(name, need(value)?)?),
                 "root" => options.root = Some(parse_disk_name(name, need(value)?)?),
+                "ip" => {
+                    let value = need(value)?;
+                    options.ip = Some(crate::net::config::parse_cidr(value).ok_or(
+                        CmdlineError::BadValue {
+                            option: name,
+                            value,
+                            expected: "an IPv4 address with a prefix length, like 10.0.2.15/24",
+                        },
+                    )?);
+                }
+                "gw" => {
+                    let value = need(value)?;
+                    options.gw = Some(crate::net::config::parse_gateway(value).ok_or(
+                        CmdlineError::BadValue {
+                            option: name,
+                            value,
+                            expected: "an IPv4 address, like 10.0.2.2",
+                        },
+                    )?);
+                }
+                "mac" => {
+                    let value = need(value)?;
+                    options.mac = Some(crate::net::config::parse_mac(value).ok_or(
+                        CmdlineError::BadValue {
+                            option: name,
+                            value,
+                            expected: "a unicast MAC address, like 52:54:00:12:34:56",
+                        },
+                    )?);
+                }
                 _ => warn(word),
             }
         }

@@ -22,6 +22,7 @@ pub mod drivers;
 pub mod exit_status;
 pub mod logfilter;
 pub mod mm;
+pub mod net;
 pub mod sched;
 pub mod symbols;
 

@@ -42,6 +42,7 @@ pub fn root_disk() -> Option<&'static str> {
 /// Ends the run with `status` (0..=123; anything else is reported and becomes 1).
 pub fn exit(status: i32) -> ! {
     crate::block::log_stats();
+    crate::net::log_stats();
     let status = match u8::try_from(status) {
         Ok(s) if s <= MAX_APP_STATUS => s,
         _ => {

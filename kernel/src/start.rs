@@ -108,6 +108,11 @@ pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static s
 
     runtime::set_args(cmdline.app_args());
     crate::drivers::set_cmdline(line);
+    crate::net::configure(crate::net::NetOptions {
+        ip: options.ip,
+        gw: options.gw,
+        mac: options.mac,
+    });
     if let Some(root) = options.root {
         runtime::set_root_disk(root);
     }

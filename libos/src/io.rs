@@ -68,7 +68,19 @@ pub enum ErrorKind {
     IsADirectory,
     /// The object is not a directory where one was wanted.
     NotADirectory,
-    /// The device reported an error.
+    /// The peer refused the connection.
+    ConnectionRefused,
+    /// The peer reset the connection.
+    ConnectionReset,
+    /// The connection is not established.
+    NotConnected,
+    /// The local address (port) is taken.
+    AddrInUse,
+    /// The address is not available here (no network, no address yet).
+    AddrNotAvailable,
+    /// The other side is gone.
+    BrokenPipe,
+    /// Anything else, for example an error the device reported.
     Other,
 }
 
@@ -89,6 +101,12 @@ impl ErrorKind {
             Self::StorageFull => "no storage space",
             Self::IsADirectory => "is a directory",
             Self::NotADirectory => "not a directory",
+            Self::ConnectionRefused => "connection refused",
+            Self::ConnectionReset => "connection reset",
+            Self::NotConnected => "not connected",
+            Self::AddrInUse => "address in use",
+            Self::AddrNotAvailable => "address not available",
+            Self::BrokenPipe => "broken pipe",
             Self::Other => "other error",
         }
     }

@@ -13,7 +13,7 @@
 //! }
 //! ```
 //!
-//! Modules: [`io`] (errors, `Read`/`Write`/`Seek`, print macros), [`block`] (disks), [`task`] (`block_on`), [`env`] (arguments), [`process`] (exit, statuses),
+//! Modules: [`io`] (errors, `Read`/`Write`/`Seek`, print macros), [`block`] (disks), [`net`] (TCP and UDP), [`task`] (`block_on`), [`env`] (arguments), [`process`] (exit, statuses),
 //! [`thread`] (cooperative threads), [`sync`] (locks, condition variables, channels), [`time`] (`Instant`, `Duration`, `sleep`),
 //! [`prelude`] (heap types from `alloc`).
 
@@ -26,6 +26,7 @@ pub mod block;
 pub mod env;
 pub mod fs;
 pub mod io;
+pub mod net;
 pub mod process;
 pub mod sync;
 pub mod task;

@@ -99,8 +99,10 @@ impl Scheduler {
         }
         let now = crate::time::since_boot_ns();
         while let Some(timer) = self.timers.pop_due(now) {
+            // The ticket changes with every timed block, so a timer only ends the wait
+            // it was set for.
             let live = self.tasks.get(&timer.task).is_some_and(|t| {
-                t.ticket == timer.ticket && t.run.state() == State::Blocked("sleep")
+                t.ticket == timer.ticket && matches!(t.run.state(), State::Blocked(_))
             });
             if live {
                 self.wake(timer.task);
@@ -416,9 +418,34 @@ pub fn block_current(what: &'static str) {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("scheduler running");
         let current = s.current;
-        if !s.task(current).run.block(what) {
+        let task = s.task(current);
+        // Any timer left from an earlier timed wait no longer matches.
+        task.ticket += 1;
+        if !task.run.block(what) {
             return;
         }
+    }
+    schedule();
+}
+
+/// As [`block_current`], and also returns once `deadline` (ns since boot) has passed:
+/// a wait for a wake-up or a time, whichever comes first (the network task waits for
+/// its NIC, a socket call or the stack's next timer this way).
+pub fn block_current_until(what: &'static str, deadline: u64) {
+    if crate::time::since_boot_ns() >= deadline {
+        return;
+    }
+    {
+        let mut guard = SCHED.lock();
+        let s = guard.as_mut().expect("scheduler running");
+        let current = s.current;
+        let task = s.task(current);
+        task.ticket += 1;
+        let ticket = task.ticket;
+        if !task.run.block(what) {
+            return;
+        }
+        s.timers.insert(deadline, current, ticket);
     }
     schedule();
 }

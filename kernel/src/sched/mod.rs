@@ -25,7 +25,7 @@ mod waitq;
 pub mod watchdog;
 
 #[cfg(target_os = "none")]
-pub use waitq::{WaitQueue, block_on, task_waker};
+pub use waitq::{WaitQueue, block_on, block_on_until, task_waker};
 
 pub use queue::{Class, TaskId};
 pub use state::{IoPending, io_outstanding};

@@ -114,3 +114,21 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         super::block_current("future");
     }
 }
+
+/// As [`block_on`], giving up at `deadline` (ns since boot): `None` if the future was not
+/// ready by then (it is dropped).
+pub fn block_on_until<F: Future>(future: F, deadline: Option<u64>) -> Option<F::Output> {
+    let waker = task_waker(super::current());
+    let mut cx = core::task::Context::from_waker(&waker);
+    let mut future = core::pin::pin!(future);
+    loop {
+        if let core::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return Some(value);
+        }
+        match deadline {
+            None => super::block_current("future"),
+            Some(d) if crate::time::since_boot_ns() >= d => return None,
+            Some(d) => super::block_current_until("future", d),
+        }
+    }
+}

@@ -6,7 +6,8 @@
 //! - q35: PCI enumeration (`drivers::pci`) finds modern virtio-pci functions.
 //!
 //! [`hal`] is the one `virtio_drivers::Hal`; [`blk`] is the block driver, built on the
-//! crate's `VirtQueue` and transports (never its blocking device types).
+//! crate's `VirtQueue` and transports (never its blocking device types); [`net`] is the
+//! network device for smoltcp.
 
 use alloc::vec::Vec;
 
@@ -14,6 +15,8 @@ use alloc::vec::Vec;
 pub mod blk;
 #[cfg(target_os = "none")]
 pub mod hal;
+#[cfg(target_os = "none")]
+pub mod net;
 
 /// One `virtio_mmio.device=` word: a transport's register window and interrupt line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
