@@ -7,7 +7,8 @@
 //! ```
 
 use boot::image::{self, Format, Profile};
-use boot::qemu::{self, Accel, DiskSpec, Machine, RunConfig};
+use boot::netns::{self, Ipv4Cidr, Netns, NetnsError};
+use boot::qemu::{self, Accel, DiskSpec, Machine, NetOption, NetSpec, RunConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,16 +18,23 @@ usage: qemu-run.sh [OPTIONS] APP [-- APP-ARGS...]
 
 Builds APP (a crate under apps/ or tests/) into one image and boots it: by PVH on QEMU
 microvm (or q35), or as a BIOS or UEFI disk image on q35. Exits with the app's status;
-124 timeout, 125 guest reset, 126 QEMU failed, 2 bad usage.
+124 timeout, 125 guest reset, 126 QEMU failed, 2 bad usage, 130/143 stopped by
+ctrl-c/SIGTERM (QEMU is stopped cleanly; a tap's namespace is removed).
 
 options:
   --image pvh|bios|uefi  what to boot (default pvh); UEFI runs under TCG where KVM is kvm_pvm
   --machine microvm|q35  machine for the PVH ELF (default microvm; q35 boots it with qboot)
   --disk PATH[,ro]    attach a raw disk file as virtio-blk (repeatable; vda, vdb, ... in order)
   --disk-from DIR     attach a read-only ext4 image made from DIR (cached under target/disks)
+  --net user[:PORT,...]  one virtio-net NIC on QEMU user networking (restrict=on); each
+                      PORT (or HOST:GUEST, udp/PORT, udp/HOST:GUEST) is forwarded from
+                      127.0.0.1:HOST to the guest
+  --net tap:NAME      a tap device NAME in a new network namespace uk-NAME (host side
+                      192.168.100.1/24, guest ip=192.168.100.2/24 unless --cmdline has ip=);
+                      root only; removed on exit
   --accel kvm|tcg     accelerator (default: kvm where /dev/kvm works and is not kvm_pvm, else tcg)
   --mem MIB           guest memory in MiB (default 64)
-  --timeout SECONDS   kill QEMU after this long (default 30; 0 = none)
+  --timeout SECONDS   kill QEMU after this long (default 30, none with --net; 0 = none)
   --debug             debug build instead of release
   --gdb               start QEMU's gdb stub on :1234 and wait (no timeout unless given)
   --verbose           print the exact QEMU command line
@@ -220,6 +228,7 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
     let mut format = Format::Pvh;
     let mut machine = None;
     let mut disks = Vec::new();
+    let mut net = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| take_value(&mut it, name);
@@ -251,6 +260,15 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
                 disks.push(DiskArg::File(DiskSpec::parse(&v)));
             }
             "--disk-from" => disks.push(DiskArg::From(value("--disk-from")?.into())),
+            "--net" => {
+                let v = value("--net")?;
+                if net.is_some() {
+                    return Err(Failure::Usage(format!(
+                        "--net {v}: a guest has one network (--net given twice)"
+                    )));
+                }
+                net = Some(NetOption::parse(&v).map_err(Failure::Usage)?);
+            }
             "--mem" => {
                 let v = value("--mem")?;
                 mem = v.parse().ok().filter(|&m| m >= 1).ok_or_else(|| {
@@ -289,6 +307,9 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
             format.name()
         )));
     }
+    if matches!(net, Some(NetOption::Tap(_))) && !netns::have_privileges() {
+        return Err(Failure::Usage(NetnsError::NeedsRoot.to_string()));
+    }
     let accel = choose_accel(accel, format)?;
     let disks = resolve_disks(disks)?;
     let (image, path) = image::build_format(&app, profile, format, "")
@@ -302,15 +323,41 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
     config.kernel_options = cmdline;
     config.app_args = app_args;
     config.gdb = gdb;
-    config.timeout = match (timeout, gdb) {
+    // A server runs until it is stopped, unless a timeout is given.
+    config.timeout = match (timeout, gdb || net.is_some()) {
         (Some(0), _) | (None, true) => None,
         (Some(s), _) => Some(Duration::from_secs(s)),
         (None, false) => Some(Duration::from_secs(30)),
     };
-    // Everything that would make QEMU fail, or the guest hang before it can say why.
+    // Everything that would make QEMU fail, or the guest hang before it can say why (the
+    // network's own checks come once it exists).
     config.check().map_err(Failure::Usage)?;
+    // From here on ctrl-c and SIGTERM stop QEMU cleanly, and the namespace goes after it.
+    qemu::signal::stop_on_signals();
+    let mut notes = Vec::new();
+    let _netns = match net {
+        None => None,
+        Some(NetOption::User(forwards)) => {
+            let spec = NetSpec::User { forwards };
+            notes = spec.notes(None, None);
+            config.net = Some(spec);
+            None
+        }
+        Some(NetOption::Tap(tap)) => {
+            let (netns, spec, host, guest) = tap_network(&tap, &config.kernel_options)?;
+            notes = spec.notes(Some(host), Some(guest));
+            config.net = Some(spec);
+            Some(netns)
+        }
+    };
+    if let Some(net) = &config.net {
+        net.check().map_err(Failure::Usage)?;
+    }
     if verbose {
         eprintln!("{}", qemu::shell_words(&config.command()));
+    }
+    for note in notes {
+        eprintln!("{note}");
     }
     if gdb {
         eprintln!(
@@ -325,4 +372,47 @@ fn cmd_run(args: &[String]) -> Result<u8, Failure> {
         eprintln!("{line}");
     }
     Ok(outcome.status)
+}
+
+/// Makes the network namespace `uk-TAP` with tap device `TAP` in it for `--net tap:TAP`:
+/// the host side on the guest's subnet, the guest at [`netns::TAP_GUEST`] unless the
+/// kernel options give an `ip=` (then the host side takes the first free address of that
+/// subnet). A namespace of that name left over by a killed run is removed first.
+fn tap_network(
+    tap: &str,
+    kernel_options: &str,
+) -> Result<(Netns, NetSpec, Ipv4Cidr, Ipv4Cidr), Failure> {
+    let failure = |e: NetnsError| match e {
+        NetnsError::NeedsRoot | NetnsError::BadName { .. } => Failure::Usage(e.to_string()),
+        _ => Failure::Other(format!("--net tap:{tap}: {e}")),
+    };
+    let user_ip = kernel_options
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ip="))
+        .map(|v| {
+            Ipv4Cidr::parse(v).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "--cmdline ip={v}: expected ADDRESS/PREFIX, e.g. ip=192.168.100.2/24"
+                ))
+            })
+        })
+        .transpose()?;
+    let guest = user_ip.unwrap_or(netns::TAP_GUEST);
+    let host = guest.peer().ok_or_else(|| {
+        Failure::Usage(format!(
+            "--cmdline ip={guest}: the subnet has no room for the host side of the tap"
+        ))
+    })?;
+    let name = format!("uk-{tap}");
+    if Netns::remove_stale(&name).map_err(failure)? {
+        eprintln!("qemu-run: removed network namespace {name}, left over by an earlier run");
+    }
+    let netns = Netns::create(&name).map_err(failure)?;
+    netns.add_tap(tap, host).map_err(failure)?;
+    let spec = NetSpec::Tap {
+        netns: name,
+        tap: tap.to_string(),
+        guest_ip: user_ip.is_none().then_some(guest),
+    };
+    Ok((netns, spec, host, guest))
 }

@@ -1,11 +1,17 @@
 //! The one place that knows how to run an image under QEMU: command line, machine, disks,
-//! timeout, and what QEMU's exit status means. `scripts/qemu-run.sh`, the tests and the
-//! benchmarks all come through here ([`RunConfig`]); [`crate::diskfrom`] makes disk files
-//! from folders.
+//! network, timeout, and what QEMU's exit status means. `scripts/qemu-run.sh`, the tests and
+//! the benchmarks all come through here ([`RunConfig`]); [`crate::diskfrom`] makes disk files
+//! from folders, [`crate::netns`] network namespaces for tap devices. [`Background`] runs a
+//! guest while a test drives it; [`signal`] lets ctrl-c and SIGTERM stop a run cleanly.
 
+mod background;
 mod disk;
+mod net;
+pub mod signal;
 
+pub use background::Background;
 pub use disk::{CacheMode, DiskSpec, drive_id};
+pub use net::{Forward, GUEST_MAC, NETDEV_ID, NetOption, NetSpec, Proto};
 
 use crate::elf::Elf;
 use crate::image::Format;
@@ -128,6 +134,8 @@ pub struct RunConfig {
     pub machine: Machine,
     /// virtio-blk disks, named `vda`, `vdb`, ... by the guest in this order.
     pub disks: Vec<DiskSpec>,
+    /// The guest's network: one virtio-net NIC (after the disks), or none.
+    pub net: Option<NetSpec>,
     /// Appended to the QEMU command line as they are (tests use it to take devices away,
     /// e.g. `-machine pit=off`).
     pub extra_args: Vec<String>,
@@ -146,6 +154,7 @@ impl RunConfig {
             format: Format::Pvh,
             machine: Machine::Microvm,
             disks: Vec::new(),
+            net: None,
             extra_args: Vec::new(),
         }
     }
@@ -188,7 +197,8 @@ impl RunConfig {
 
     /// Checks, before QEMU starts, what would otherwise make it fail or the guest hang
     /// silently: too little memory for the image, missing firmware, disks that cannot be
-    /// opened as asked, one disk attached writable twice.
+    /// opened as asked, one disk attached writable twice, a forwarded host port in use, a
+    /// network namespace that is not there.
     pub fn check(&self) -> Result<(), String> {
         let min = self.min_mem_mib()?;
         if self.mem_mib < min {
@@ -220,7 +230,11 @@ impl RunConfig {
                  (scripts/qemu-run.sh does this when run as root)"
             ));
         }
-        disk::check_all(&self.disks)
+        disk::check_all(&self.disks)?;
+        match &self.net {
+            Some(net) => net.check(),
+            None => Ok(()),
+        }
     }
 
     /// The `-drive` and `-device` arguments for [`RunConfig::disks`], for either machine.
@@ -237,9 +251,16 @@ impl RunConfig {
             .collect()
     }
 
-    /// The kernel command line: options, then `--` and the quoted app arguments.
+    /// The kernel command line: options (and the network's, such as a tap's `ip=`), then
+    /// `--` and the quoted app arguments.
     pub fn cmdline(&self) -> String {
         let mut line = self.kernel_options.trim().to_string();
+        if let Some(option) = self.net.as_ref().and_then(|n| n.kernel_option(&line)) {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&option);
+        }
         if !self.app_args.is_empty() {
             if !line.is_empty() {
                 line.push(' ');
@@ -255,8 +276,17 @@ impl RunConfig {
 
     /// The QEMU command. PVH boots on microvm with no firmware or on q35 with qboot;
     /// disk images boot on q35 with SeaBIOS or OVMF and get the command line through
-    /// fw_cfg.
+    /// fw_cfg. With a tap network, QEMU runs inside its namespace (`ip netns exec NAME
+    /// qemu-system-x86_64 ...`; `ip` execs QEMU, so the child is QEMU itself).
     pub fn command(&self) -> Command {
+        let qemu = self.qemu_command();
+        match &self.net {
+            Some(NetSpec::Tap { netns, .. }) => crate::netns::wrap_in(netns, &qemu),
+            _ => qemu,
+        }
+    }
+
+    fn qemu_command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
         match self.format {
             // acpi=off: QEMU then lists each virtio-mmio transport on the kernel command
@@ -317,6 +347,9 @@ impl RunConfig {
             }
         }
         cmd.args(self.disk_args());
+        if let Some(net) = &self.net {
+            cmd.args(net.qemu_args(self.effective_machine()));
+        }
         if self.gdb {
             cmd.args(["-s", "-S"]);
         }
@@ -330,13 +363,8 @@ impl RunConfig {
         self.check().map_err(RunError)?;
         let start = Instant::now();
         let child = self.command().spawn().map_err(spawn_error)?;
-        let (status, timed_out) = wait_with_timeout(child, self.timeout)?;
-        Ok(Outcome::new(
-            status,
-            timed_out,
-            String::new(),
-            start.elapsed(),
-        ))
+        let (status, ended) = wait_with_timeout(child, self.timeout)?;
+        Ok(Outcome::new(status, ended, String::new(), start.elapsed()))
     }
 
     /// Runs and captures the console. Fails without starting QEMU if
@@ -355,7 +383,7 @@ impl RunConfig {
             drain(child.stdout.take().expect("piped"), start),
             drain(child.stderr.take().expect("piped"), start),
         ];
-        let (status, timed_out) = wait_with_timeout(child, self.timeout)?;
+        let (status, ended) = wait_with_timeout(child, self.timeout)?;
         let wall = start.elapsed();
         let [console, errors] = readers.map(|r| r.join().unwrap_or_default());
         let mut text = String::new();
@@ -365,7 +393,7 @@ impl RunConfig {
             text.push_str(&line);
             lines.push((at, line.trim_end_matches('\n').to_string()));
         }
-        let mut outcome = Outcome::new(status, timed_out, text, wall);
+        let mut outcome = Outcome::new(status, ended, text, wall);
         outcome.lines = lines;
         Ok(outcome)
     }
@@ -390,36 +418,58 @@ fn drain(
     })
 }
 
-/// Waits for `child`, stopping it once `timeout` has passed: SIGTERM first (QEMU then
-/// restores the terminal it put in raw mode), SIGKILL if it is still there 2 s later.
-/// Polls every 250 µs, which bounds the error this adds to measured wall times.
+/// What ended a QEMU process, from the runner's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// It exited by itself.
+    Exited,
+    /// The runner stopped it at the timeout.
+    TimedOut,
+    /// The runner stopped it because it received this signal ([`signal`]), or a test
+    /// stopped a [`Background`] run (SIGTERM).
+    Stopped(i32),
+}
+
+/// Waits for `child`, stopping it ([`terminate`]) once `timeout` has passed or a stop
+/// signal has arrived ([`signal::requested`]). Polls every 250 µs, which bounds the error
+/// this adds to measured wall times.
 fn wait_with_timeout(
     mut child: Child,
     timeout: Option<Duration>,
-) -> Result<(ExitStatus, bool), RunError> {
+) -> Result<(ExitStatus, Ended), RunError> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         if let Some(status) = child.try_wait().map_err(spawn_error)? {
-            return Ok((status, false));
+            // A ctrl-c reaches QEMU too, which then exits by itself.
+            let ended = signal::requested().map_or(Ended::Exited, Ended::Stopped);
+            return Ok((status, ended));
+        }
+        if let Some(signum) = signal::requested() {
+            return Ok((terminate(&mut child)?, Ended::Stopped(signum)));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .stderr(Stdio::null())
-                .status();
-            let grace = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < grace {
-                if let Some(status) = child.try_wait().map_err(spawn_error)? {
-                    return Ok((status, true));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = child.kill();
-            let status = child.wait().map_err(spawn_error)?;
-            return Ok((status, true));
+            return Ok((terminate(&mut child)?, Ended::TimedOut));
         }
         std::thread::sleep(Duration::from_micros(250));
     }
+}
+
+/// Stops a running `child`: SIGTERM first (QEMU then restores the terminal it put in raw
+/// mode), SIGKILL if it is still there 2 s later.
+fn terminate(child: &mut Child) -> Result<ExitStatus, RunError> {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .stderr(Stdio::null())
+        .status();
+    let grace = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < grace {
+        if let Some(status) = child.try_wait().map_err(spawn_error)? {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    child.wait().map_err(spawn_error)
 }
 
 /// OVMF firmware from Debian's `ovmf` package.
@@ -453,7 +503,8 @@ pub fn quote(arg: &str) -> String {
 /// How a run ended.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// The status to report: the app's, or 124 (timeout), 125 (reset), 126 (QEMU failed).
+    /// The status to report: the app's, or 124 (timeout), 125 (reset), 126 (QEMU failed),
+    /// 128 + N (stopped by signal N: 130 ctrl-c, 143 SIGTERM).
     pub status: u8,
     /// What it means, in words.
     pub meaning: Ending,
@@ -472,20 +523,24 @@ pub enum Ending {
     Timeout,
     Reset,
     QemuFailed(Option<i32>),
+    /// Stopped from outside: the runner got this signal, or a test stopped a
+    /// [`Background`] run (SIGTERM).
+    Stopped(i32),
 }
 
 impl Outcome {
-    fn new(status: ExitStatus, timed_out: bool, console: String, wall: Duration) -> Self {
-        let (status, meaning) = match status.code() {
-            _ if timed_out => (exit_status::TIMEOUT, Ending::Timeout),
-            Some(code) => match exit_status::decode_qemu_status(code) {
+    fn new(status: ExitStatus, ended: Ended, console: String, wall: Duration) -> Self {
+        let (status, meaning) = match (ended, status.code()) {
+            (Ended::TimedOut, _) => (exit_status::TIMEOUT, Ending::Timeout),
+            (Ended::Stopped(signum), _) => (signal::status_for(signum), Ending::Stopped(signum)),
+            (Ended::Exited, Some(code)) => match exit_status::decode_qemu_status(code) {
                 QemuOutcome::Guest(s) => (s, Ending::Guest),
                 QemuOutcome::Reset => (exit_status::GUEST_RESET, Ending::Reset),
                 QemuOutcome::QemuError(c) => {
                     (exit_status::QEMU_FAILED, Ending::QemuFailed(Some(c)))
                 }
             },
-            None => (exit_status::QEMU_FAILED, Ending::QemuFailed(None)),
+            (Ended::Exited, None) => (exit_status::QEMU_FAILED, Ending::QemuFailed(None)),
         };
         Self {
             status,
@@ -510,6 +565,11 @@ impl Outcome {
             ),
             Ending::QemuFailed(code) => Some(format!(
                 "qemu-run: QEMU failed (its status {code:?}); see its message above (status 126)"
+            )),
+            Ending::Stopped(signum) => Some(format!(
+                "qemu-run: stopped by {}; QEMU stopped (status {})",
+                signal::name(signum),
+                self.status
             )),
         }
     }

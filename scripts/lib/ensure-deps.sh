@@ -35,11 +35,29 @@ ensure_lint_tools() {
     ensure_components rustfmt clippy
 }
 
-# QEMU, OVMF for UEFI disk images, and qboot (qemu-system-data) for the ELF on q35.
+# QEMU, OVMF for UEFI disk images, and qboot (qemu-system-data) for the ELF on q35; then
+# the tools guests with a network need (ensure_net_tools).
 ensure_qemu() {
-    command -v qemu-system-x86_64 >/dev/null && [ -f /usr/share/ovmf/OVMF.fd ] &&
-        [ -f /usr/share/qemu/qboot.rom ] && return 0
-    apt_install qemu-system-x86 qemu-system-data ovmf
+    if ! { command -v qemu-system-x86_64 >/dev/null && [ -f /usr/share/ovmf/OVMF.fd ] &&
+        [ -f /usr/share/qemu/qboot.rom ]; }; then
+        apt_install qemu-system-x86 qemu-system-data ovmf
+    fi
+    ensure_net_tools
+}
+
+# ip (iproute2) for `--net tap:NAME` (a network namespace and a tap device), curl for the
+# tests that talk to a guest. Installed when root; otherwise a note, since runs without a
+# network need neither (and --net tap needs root anyway).
+ensure_net_tools() {
+    local missing=()
+    command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+    command -v curl >/dev/null || missing+=(curl)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ]; then
+        apt_install "${missing[@]}"
+    else
+        echo "setup: note: ${missing[*]} missing (networked guests need them): run 'sudo apt-get install -y ${missing[*]}'" >&2
+    fi
 }
 
 # mke2fs, for --disk-from (ext4 images made from a folder). Often in /sbin, off PATH.

@@ -1,11 +1,16 @@
 //! Helpers for the QEMU integration tests: build each guest image once per test binary,
 //! boot it through the shared runner (`boot::qemu`), and hand back console and status;
-//! [`qemu_run`] drives `scripts/qemu-run.sh`'s host tool itself, for its own checks.
+//! [`Run::spawn`] keeps a guest running while the test drives it with real clients
+//! ([`Running`]); [`qemu_run`] drives `scripts/qemu-run.sh`'s host tool itself, for its
+//! own checks.
 
 use boot::image::{self, Format, Profile};
-use boot::qemu::{Accel, DiskSpec, Machine, Outcome, RunConfig};
+use boot::netns::{self, Netns};
+use boot::qemu::{Accel, Background, DiskSpec, Machine, NetSpec, Outcome, RunConfig};
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -37,6 +42,8 @@ pub fn image(app: &str, format: Format) -> std::path::PathBuf {
 /// A run of `app` under TCG with `kernel_options` and `args`.
 pub struct Run {
     pub config: RunConfig,
+    /// The namespace of a tap network ([`Run::net_tap`]), removed after the run.
+    netns: Option<Netns>,
 }
 
 impl Run {
@@ -50,7 +57,10 @@ impl Run {
         config.accel = Accel::Tcg;
         config.timeout = Some(TIMEOUT);
         config.format = format;
-        Self { config }
+        Self {
+            config,
+            netns: None,
+        }
     }
 
     pub fn args(mut self, args: &[&str]) -> Self {
@@ -114,12 +124,162 @@ impl Run {
         self
     }
 
+    /// A NIC on QEMU user networking (`restrict=on`) forwarding TCP from each
+    /// `127.0.0.1:host` to the guest's `guest` port (ports from [`free_port`]).
+    pub fn net_user(self, ports: &[(u16, u16)]) -> Self {
+        self.net(NetSpec::user_tcp(ports))
+    }
+
+    /// A NIC on this network (e.g. user networking with UDP forwards:
+    /// `NetSpec::User { forwards: vec![Forward::udp(port, 7)] }`).
+    pub fn net(mut self, spec: NetSpec) -> Self {
+        self.config.net = Some(spec);
+        self
+    }
+
+    /// A NIC on tap device `tap0` in a network namespace of its own (removed after the
+    /// run): host side [`netns::TAP_HOST`], the guest given `ip=` [`netns::TAP_GUEST`]
+    /// unless the options have an `ip=`. Needs root: check [`skip_without_root`] first.
+    pub fn net_tap(mut self) -> Self {
+        let netns = Netns::create_unique("uk-test")
+            .unwrap_or_else(|e| panic!("creating a network namespace: {e}"));
+        netns
+            .add_tap(TAP, netns::TAP_HOST)
+            .unwrap_or_else(|e| panic!("adding a tap to {}: {e}", netns.name()));
+        self.config.net = Some(NetSpec::tap(netns.name(), TAP));
+        self.netns = Some(netns);
+        self
+    }
+
     /// Boots and waits; panics only if QEMU cannot be started at all.
     pub fn go(self) -> Outcome {
-        self.config
+        let outcome = self
+            .config
             .run_captured()
-            .unwrap_or_else(|e| panic!("running QEMU: {e}"))
+            .unwrap_or_else(|e| panic!("running QEMU: {e}"));
+        drop(self.netns);
+        outcome
     }
+
+    /// Boots in the background, for a test that drives the guest with real clients. The
+    /// run's timeout still applies; dropping the [`Running`] kills QEMU.
+    pub fn spawn(self) -> Running {
+        let guest = self
+            .config
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting QEMU: {e}"));
+        Running {
+            guest,
+            netns: self.netns,
+        }
+    }
+}
+
+/// The tap device of [`Run::net_tap`], inside its namespace.
+pub const TAP: &str = "tap0";
+
+/// A guest running in the background ([`Run::spawn`]). Dropping it kills QEMU and
+/// removes its network namespace.
+pub struct Running {
+    // Dropped first: QEMU ends before its namespace goes.
+    guest: Background,
+    netns: Option<Netns>,
+}
+
+impl Running {
+    /// Waits until the console contains `needle` and returns the console so far; panics
+    /// with the console if `limit` passes first or QEMU ends without printing it.
+    #[track_caller]
+    pub fn wait_for_console(&self, needle: &str, limit: Duration) -> String {
+        self.guest
+            .wait_for_console(needle, limit)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The console so far.
+    pub fn console(&self) -> String {
+        self.guest.console()
+    }
+
+    /// False once QEMU has ended.
+    pub fn is_running(&self) -> bool {
+        self.guest.is_running()
+    }
+
+    /// Stops QEMU (SIGTERM) unless the guest has ended already, and returns how the run
+    /// ended: status 143 ([`boot::qemu::Ending::Stopped`]) if it was stopped here.
+    pub fn stop(self) -> Outcome {
+        let Self { guest, netns } = self;
+        let outcome = guest.stop();
+        drop(netns);
+        outcome
+    }
+
+    /// Waits for the guest to end by itself (or the run's timeout).
+    pub fn wait(self) -> Outcome {
+        let Self { guest, netns } = self;
+        let outcome = guest.wait();
+        drop(netns);
+        outcome
+    }
+
+    /// The namespace of a tap run.
+    pub fn netns(&self) -> Option<&Netns> {
+        self.netns.as_ref()
+    }
+
+    /// The guest's address on a tap run (unless the options gave another `ip=`).
+    pub fn guest_ip(&self) -> Ipv4Addr {
+        assert!(
+            self.netns.is_some(),
+            "guest_ip: not a tap run (Run::net_tap)"
+        );
+        netns::TAP_GUEST.addr
+    }
+
+    /// `cmd` made to run inside the tap run's namespace (set its stdio, then spawn).
+    #[track_caller]
+    pub fn in_netns(&self, cmd: &Command) -> Command {
+        self.netns
+            .as_ref()
+            .expect("in_netns: not a tap run (Run::net_tap)")
+            .wrap(cmd)
+    }
+
+    /// Runs `cmd` inside the tap run's namespace to its end and returns its output.
+    #[track_caller]
+    pub fn exec_in_netns(&self, cmd: &Command) -> Output {
+        let shown = boot::qemu::shell_words(cmd);
+        self.in_netns(cmd)
+            .output()
+            .unwrap_or_else(|e| panic!("running {shown} in the namespace: {e}"))
+    }
+}
+
+/// A TCP port on 127.0.0.1 that is free now (the OS picks it), for a forward.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}
+
+/// A UDP port on 127.0.0.1 that is free now, for a UDP forward.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}
+
+/// True (after printing why) if this process cannot make network namespaces and tap
+/// devices, so that a tap test can return early: `if skip_without_root() { return; }`.
+pub fn skip_without_root() -> bool {
+    let skip = !netns::have_privileges();
+    if skip {
+        eprintln!("skipped: tap networking needs root (a network namespace and a tap device)");
+    }
+    skip
 }
 
 /// What `scripts/qemu-run.sh` printed and returned.
@@ -131,14 +291,14 @@ pub struct RunnerOutput {
     pub wall: Duration,
 }
 
-/// Runs `scripts/qemu-run.sh ARGS` as the user would (its host tool `boot run`, built once
-/// per test binary; the script's own dependency checks are skipped).
-pub fn qemu_run(args: &[&str]) -> RunnerOutput {
+/// `scripts/qemu-run.sh`'s host tool as a command: `boot run ARGS` in the workspace,
+/// built once per test binary (the script's own dependency checks are skipped).
+pub fn qemu_run_command(args: &[&str]) -> Command {
     static TOOL: OnceLock<std::path::PathBuf> = OnceLock::new();
     let root = image::workspace_root();
     let tool = TOOL.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = std::process::Command::new(cargo)
+        let status = Command::new(cargo)
             .current_dir(&root)
             .args(["build", "--quiet", "--release", "-p", "boot"])
             .status()
@@ -146,12 +306,18 @@ pub fn qemu_run(args: &[&str]) -> RunnerOutput {
         assert!(status.success(), "building the host tool failed");
         root.join("target").join("release").join("boot")
     });
-    let start = std::time::Instant::now();
-    let out = std::process::Command::new(tool)
-        .current_dir(&root)
+    let mut cmd = Command::new(tool);
+    cmd.current_dir(&root)
         .arg("run")
         .args(args)
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Runs `scripts/qemu-run.sh ARGS` as the user would (see [`qemu_run_command`]).
+pub fn qemu_run(args: &[&str]) -> RunnerOutput {
+    let start = std::time::Instant::now();
+    let out = qemu_run_command(args)
         .output()
         .expect("running the host tool");
     RunnerOutput {

@@ -1,10 +1,18 @@
 //! Booting, arguments and exit statuses end to end under TCG: behaviour tests run from the
 //! PVH ELF and from the BIOS disk image (`in_every_format`); the ELF on q35 with qboot; and
-//! what the runner (`scripts/qemu-run.sh`) refuses before QEMU starts.
+//! what the runner (`scripts/qemu-run.sh`) refuses before QEMU starts; the runner's network
+//! (the NIC's QEMU words, forwards on 127.0.0.1, a tap in a namespace it removes) and how
+//! ctrl-c and SIGTERM stop a server, all without a guest network stack.
 
 use boot::image::Format;
 use boot::qemu::{Ending, Machine};
-use tests::{Run, assert_console, assert_status, assert_usage_error, in_every_format, qemu_run};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tests::{
+    Run, assert_console, assert_status, assert_usage_error, free_port, in_every_format, qemu_run,
+};
 
 #[test]
 fn hello_greets_prints_args_and_exits_zero() {
@@ -285,7 +293,7 @@ fn heap_allocates_and_frees() {
 fn timeout_kills_a_hung_guest_with_124() {
     let out = Run::new("testkernel")
         .args(&["hang"])
-        .timeout(std::time::Duration::from_secs(2))
+        .timeout(Duration::from_secs(2))
         .go();
     assert_status(&out, 124);
     assert_eq!(out.meaning, Ending::Timeout);
@@ -297,4 +305,294 @@ fn command_line_longer_than_the_kernel_keeps_exits_2() {
     let out = Run::new("hello").options(&long).go();
     assert_status(&out, 2);
     assert_console(&out, "error: kernel command line: longer than 2048 bytes");
+}
+
+#[test]
+fn bad_net_values_are_usage_errors() {
+    tests::image("hello", Format::Pvh);
+    for (args, message) in [
+        (
+            vec!["--net", "foo"],
+            "--net foo: expected user, user:PORT[,PORT...]",
+        ),
+        (
+            vec!["--net", "user:"],
+            "--net user: needs ports after the colon",
+        ),
+        (
+            vec!["--net", "user:70000"],
+            "--net user:70000: port 70000 is outside 1..=65535",
+        ),
+        (vec!["--net", "user:8080,x"], "\"x\" is not a port"),
+        (vec!["--net", "tap:"], "--net tap: needs a device name"),
+        (vec!["--net", "tap:a/b"], "use letters, digits"),
+        (
+            vec!["--net", "user:1", "--net", "user:2"],
+            "--net user:2: a guest has one network (--net given twice)",
+        ),
+    ] {
+        let mut all = vec!["--accel", "tcg"];
+        all.extend(args);
+        all.push("hello");
+        assert_usage_error(&qemu_run(&all), message);
+    }
+    // A host port something else listens on: refused before QEMU starts, not QEMU's bare
+    // "Could not set up host forwarding rule".
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = qemu_run(&[
+        "--accel",
+        "tcg",
+        "--net",
+        &format!("user:{port}:80"),
+        "hello",
+    ]);
+    assert_usage_error(
+        &out,
+        &format!("--net: cannot forward tcp port 127.0.0.1:{port}: "),
+    );
+}
+
+/// The QEMU command line `--verbose` printed.
+fn qemu_line(out: &tests::RunnerOutput) -> &str {
+    out.stderr
+        .lines()
+        .find(|l| l.starts_with("qemu-system-x86_64 ") || l.starts_with("ip netns exec "))
+        .unwrap_or_else(|| panic!("no QEMU line: {out:#?}"))
+}
+
+#[test]
+fn runner_gives_the_guest_a_nic_with_forwards_on_127_0_0_1_on_either_machine() {
+    for (machine, device) in [
+        (
+            "microvm",
+            "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56",
+        ),
+        (
+            "q35",
+            "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,disable-legacy=on,romfile=",
+        ),
+    ] {
+        let (tcp, udp) = (free_port(), tests::free_udp_port());
+        let net = format!("user:{tcp},udp/{udp}:7");
+        let out = qemu_run(&[
+            "--accel",
+            "tcg",
+            "--verbose",
+            "--machine",
+            machine,
+            "--net",
+            &net,
+            "hello",
+        ]);
+        assert_eq!(out.status, Some(0), "{out:#?}");
+        let line = qemu_line(&out);
+        assert!(
+            line.contains(&format!(
+                " -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{tcp}-:{tcp},\
+                 hostfwd=udp:127.0.0.1:{udp}-:7 -device {device}"
+            )),
+            "{line}"
+        );
+        assert!(
+            out.stderr.contains(&format!(
+                "qemu-run: forwarding 127.0.0.1:{tcp} -> guest :{tcp}\n\
+                 qemu-run: forwarding udp 127.0.0.1:{udp} -> guest :7\n"
+            )),
+            "{out:#?}"
+        );
+    }
+}
+
+/// Starts the runner on `args` and waits until the guest has reached its app (the args
+/// must include `--cmdline log=info`); returns the runner and its console so far.
+fn start_runner(args: &[&str]) -> (std::process::Child, Arc<Mutex<String>>) {
+    let mut runner = tests::qemu_run_command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = Arc::new(Mutex::new(String::new()));
+    for pipe in [
+        Box::new(runner.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(runner.stderr.take().unwrap()),
+    ] {
+        let text = text.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut text = text.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !text.lock().unwrap().contains("entering app main") {
+        if Instant::now() > deadline || runner.try_wait().unwrap().is_some() {
+            let _ = runner.kill();
+            panic!("the guest did not start: {}", text.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (runner, text)
+}
+
+/// Sends `signal` to the runner and returns its exit status (killing it after 30 s).
+fn signal_runner(runner: &mut std::process::Child, signal: &str) -> Option<i32> {
+    Command::new("kill")
+        .args([signal, &runner.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = runner.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = runner.kill();
+            panic!("the runner did not stop after {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_server_runs_until_sigterm_or_ctrl_c_stops_it_cleanly() {
+    tests::image("testkernel", Format::Pvh);
+    for (signal, status, name) in [("-TERM", 143, "SIGTERM"), ("-INT", 130, "SIGINT")] {
+        let port = free_port();
+        let net = format!("user:{port}");
+        // No --timeout: with --net the run has none.
+        let (mut runner, text) = start_runner(&[
+            "--accel",
+            "tcg",
+            "--net",
+            &net,
+            "--cmdline",
+            "log=info",
+            "testkernel",
+            "--",
+            "hang",
+        ]);
+        // QEMU listens on 127.0.0.1 only.
+        let ss = Command::new("ss")
+            .args(["-Hltn", &format!("sport = :{port}")])
+            .output()
+            .unwrap();
+        let listening = String::from_utf8_lossy(&ss.stdout).into_owned();
+        assert!(
+            listening.contains(&format!("127.0.0.1:{port} ")),
+            "{listening:?}"
+        );
+        assert_eq!(listening.lines().count(), 1, "{listening:?}");
+        assert_eq!(signal_runner(&mut runner, signal), Some(status));
+        let text = text.lock().unwrap().clone();
+        assert!(
+            text.contains(&format!(
+                "qemu-run: stopped by {name}; QEMU stopped (status {status})"
+            )),
+            "{text}"
+        );
+        // QEMU is gone: its port is free again.
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
+}
+
+#[test]
+fn runner_puts_a_tap_in_a_namespace_it_removes_on_exit_and_on_sigterm() {
+    if tests::skip_without_root() {
+        return;
+    }
+    tests::image("testkernel", Format::Pvh);
+    let tap = format!("ukr{}", std::process::id());
+    let netns = format!("uk-{tap}");
+    let net = format!("tap:{tap}");
+    // Runs to its end: the guest gets its address, QEMU runs in the namespace.
+    let out = qemu_run(&["--accel", "tcg", "--verbose", "--net", &net, "hello"]);
+    assert_eq!(out.status, Some(0), "{out:#?}");
+    let line = qemu_line(&out);
+    assert!(
+        line.starts_with(&format!("ip netns exec {netns} qemu-system-x86_64 ")),
+        "{line}"
+    );
+    assert!(line.contains(" -append ip=192.168.100.2/24 "), "{line}");
+    assert!(
+        line.contains(&format!(
+            " -netdev tap,id=n0,ifname={tap},script=no,downscript=no -device virtio-net-device,"
+        )),
+        "{line}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "qemu-run: guest 192.168.100.2 on tap {tap} in network namespace {netns}, \
+             host side 192.168.100.1/24"
+        )),
+        "{out:#?}"
+    );
+    assert!(!boot::netns::exists(&netns), "{netns} left behind");
+
+    // A server stopped by SIGTERM: the namespace (with the tap, up and carrying the host
+    // address while QEMU runs) goes too.
+    let (mut runner, _) = start_runner(&[
+        "--accel",
+        "tcg",
+        "--net",
+        &net,
+        "--cmdline",
+        "log=info ip=10.9.0.1/16",
+        "testkernel",
+        "--",
+        "hang",
+    ]);
+    let addr = Command::new("ip")
+        .args(["-n", &netns, "-o", "addr", "show", "dev", &tap])
+        .output()
+        .unwrap();
+    let addr = String::from_utf8_lossy(&addr.stdout).into_owned();
+    // The guest took 10.9.0.1 (ip= given), so the host side is the next address.
+    assert!(addr.contains("inet 10.9.0.2/16"), "{addr}");
+    let link = Command::new("ip")
+        .args(["-n", &netns, "-o", "link", "show", "dev", &tap])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&link.stdout).contains("LOWER_UP"),
+        "QEMU is not attached: {link:?}"
+    );
+    assert_eq!(signal_runner(&mut runner, "-TERM"), Some(143));
+    assert!(!boot::netns::exists(&netns), "{netns} left behind");
+}
+
+#[test]
+fn a_background_guest_is_driven_from_its_namespace_and_stopped() {
+    // The timeout applies to background runs too.
+    let out = Run::new("testkernel")
+        .args(&["hang"])
+        .net_user(&[(free_port(), 80)])
+        .timeout(Duration::from_secs(2))
+        .spawn()
+        .wait();
+    assert_status(&out, 124);
+    if tests::skip_without_root() {
+        return;
+    }
+    let guest = Run::new("testkernel")
+        .args(&["hang"])
+        .options("log=info")
+        .net_tap()
+        .spawn();
+    guest.wait_for_console("entering app main", Duration::from_secs(60));
+    let netns = guest.netns().unwrap().name().to_string();
+    let out =
+        guest.exec_in_netns(Command::new("ip").args(["-o", "addr", "show", "dev", tests::TAP]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("inet 192.168.100.1/24"),
+        "{out:?}"
+    );
+    assert_eq!(guest.guest_ip().to_string(), "192.168.100.2");
+    assert!(guest.is_running());
+    let out = guest.stop();
+    assert_status(&out, 143);
+    assert_eq!(out.meaning, Ending::Stopped(15));
+    assert!(!boot::netns::exists(&netns), "{netns} left behind");
 }
