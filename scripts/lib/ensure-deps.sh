@@ -45,13 +45,14 @@ ensure_qemu() {
     ensure_net_tools
 }
 
-# ip (iproute2) for `--net tap:NAME` (a network namespace and a tap device), curl for the
-# tests that talk to a guest. Installed when root; otherwise a note, since runs without a
+# ip (iproute2) for `--net tap:NAME` (a network namespace and a tap device), curl and ping
+# for the tests that talk to a guest. Installed when root; otherwise a note, since runs without a
 # network need neither (and --net tap needs root anyway).
 ensure_net_tools() {
     local missing=()
     command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
     command -v curl >/dev/null || missing+=(curl)
+    command -v ping >/dev/null || [ -x /usr/bin/ping ] || [ -x /bin/ping ] || missing+=(iputils-ping)
     [ "${#missing[@]}" -eq 0 ] && return 0
     if [ "$(id -u)" -eq 0 ]; then
         apt_install "${missing[@]}"

@@ -5,7 +5,7 @@ use super::config::Ipv4Cidr;
 use crate::drivers::virtio::net::VirtioNet;
 use crate::sched::{self, IoPending, TaskId};
 use alloc::boxed::Box;
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -39,8 +39,7 @@ pub(crate) fn configure(options: NetOptions) {
 pub struct SocketOptions {
     pub rx_buffer: usize,
     pub tx_buffer: usize,
-    /// Sockets a listener keeps listening (connections that can be half-open or waiting
-    /// for `accept` at once).
+    /// Connections that may wait for `accept` on a listener.
     pub backlog: usize,
 }
 
@@ -50,7 +49,7 @@ impl Default for SocketOptions {
         Self {
             rx_buffer: 8 * 1024,
             tx_buffer: 8 * 1024,
-            backlog: 32,
+            backlog: 128,
         }
     }
 }
@@ -67,6 +66,8 @@ pub struct NetStats {
     pub interrupts: u64,
     /// Connections accepted and made.
     pub accepted: u64,
+    /// Times a listener's accept queue was full (a SYN arriving then is reset).
+    pub backlog_full: u64,
     pub connected: u64,
     /// TCP sockets open now, by state: listening, established, closing (any state after
     /// a close on either side).
@@ -90,6 +91,8 @@ struct Stack {
     orphans: Vec<SocketHandle>,
     /// Ports bound by listeners and UDP sockets.
     bound: BTreeSet<(bool, u16)>,
+    /// Listening TCP ports by port.
+    listeners: BTreeMap<u16, Listener>,
     next_ephemeral: u16,
     /// Sockets of the app exist: the CPU waits for the NIC instead of calling a task
     /// blocked on one deadlocked.
@@ -133,15 +136,16 @@ fn start() -> Result<(), NetError> {
                 let _ = iface.routes_mut().add_default_ipv4_route(gw);
             }
             address = Some(cidr);
-            log::info!(
-                "net: address {}/{} (static){}",
+            // Told once, whatever the log level: the address a user connects to.
+            crate::console::write_fmt(format_args!(
+                "net: address {}/{} (static){}\n",
                 cidr.addr,
                 cidr.prefix,
                 options
                     .gw
                     .map(|g| alloc::format!(", gateway {g}"))
                     .unwrap_or_default()
-            );
+            ));
         }
         None => {
             dhcp = Some(sockets.add(dhcpv4::Socket::new()));
@@ -160,6 +164,7 @@ fn start() -> Result<(), NetError> {
         address_waiters: Vec::new(),
         orphans: Vec::new(),
         bound: BTreeSet::new(),
+        listeners: BTreeMap::new(),
         next_ephemeral: 49152 + (crate::arch::rdtsc() % 16384) as u16,
         pending: None,
         task,
@@ -180,7 +185,7 @@ fn run() {
             };
             stack.nic.acknowledge();
             let now = now();
-            stack.iface.poll(now, &mut stack.nic, &mut stack.sockets);
+            stack.poll(now);
             stack.dhcp_events();
             stack.reap_orphans();
             let again = stack.nic.after_poll();
@@ -199,7 +204,86 @@ fn run() {
     }
 }
 
+/// A listening port: smoltcp has no accept queue, so the stack keeps one. A listening
+/// socket takes the first SYN that comes; after every received packet each listener gets a
+/// fresh listening socket again while fewer than `backlog` connections wait for `accept`.
+/// A SYN that finds none (the backlog is full) is reset by smoltcp, and counted.
+struct Listener {
+    options: SocketOptions,
+    /// The listening socket(s), then connections waiting for `accept`, in arrival order.
+    sockets: Vec<SocketHandle>,
+    acceptor: Option<Waker>,
+    /// Times the queue was full, so that a SYN arriving then would be reset.
+    full: u64,
+}
+
+static BACKLOG_FULL: AtomicU64 = AtomicU64::new(0);
+
 impl Stack {
+    /// Takes received frames one at a time (keeping a listening socket on every listener
+    /// in between), then sends what the sockets queued.
+    fn poll(&mut self, now: Instant) {
+        self.iface.poll_maintenance(now);
+        loop {
+            let result = self
+                .iface
+                .poll_ingress_single(now, &mut self.nic, &mut self.sockets);
+            if result == smoltcp::iface::PollIngressSingleResult::None {
+                break;
+            }
+            self.replenish_listeners();
+        }
+        self.iface
+            .poll_egress(now, &mut self.nic, &mut self.sockets);
+        self.replenish_listeners();
+    }
+
+    fn replenish_listeners(&mut self) {
+        let Self {
+            listeners, sockets, ..
+        } = self;
+        for (&port, listener) in listeners.iter_mut() {
+            let mut listening = 0;
+            let mut waiting = 0;
+            for &handle in &listener.sockets {
+                let socket = sockets.get_mut::<tcp::Socket>(handle);
+                match socket.state() {
+                    tcp::State::Listen => listening += 1,
+                    tcp::State::SynReceived => {}
+                    // Reset during the handshake: listen again.
+                    tcp::State::Closed => {
+                        if socket.listen(IpListenEndpoint::from(port)).is_ok() {
+                            listening += 1;
+                        }
+                    }
+                    _ => waiting += 1,
+                }
+            }
+            if waiting > 0
+                && let Some(waker) = listener.acceptor.take()
+            {
+                waker.wake();
+            }
+            if listening > 0 {
+                continue;
+            }
+            if listener.sockets.len() > listener.options.backlog.max(1) {
+                listener.full += 1;
+                BACKLOG_FULL.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match new_tcp(listener.options).and_then(|mut socket| {
+                socket
+                    .listen(IpListenEndpoint::from(port))
+                    .map_err(|_| NetError::InvalidInput("cannot listen"))?;
+                Ok(socket)
+            }) {
+                Ok(socket) => listener.sockets.push(sockets.add(socket)),
+                Err(e) => log::warn!("net: port {port}: no listening socket: {e}"),
+            }
+        }
+    }
+
     fn dhcp_events(&mut self) {
         let Some(handle) = self.dhcp else { return };
         let event = self.sockets.get_mut::<dhcpv4::Socket>(handle).poll();
@@ -229,7 +313,7 @@ impl Stack {
                         .unwrap_or_default()
                 );
                 // Told once, whatever the log level: the address a user connects to.
-                crate::console::write_fmt(format_args!("net: address {}\n", cidr.address()));
+                crate::console::write_fmt(format_args!("net: address {cidr} (DHCP)\n"));
                 for waker in self.address_waiters.drain(..) {
                     waker.wake();
                 }
@@ -276,19 +360,19 @@ impl Stack {
         port
     }
 
-    fn new_tcp(&mut self, options: SocketOptions) -> Result<tcp::Socket<'static>, NetError> {
-        let rx = try_buffer(options.rx_buffer)?;
-        let tx = try_buffer(options.tx_buffer)?;
-        let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
-        socket.set_nagle_enabled(false);
-        socket.set_ack_delay(Some(SmolDuration::from_millis(1)));
-        Ok(socket)
-    }
-
     /// Wakes the network task to send what a socket call queued.
     fn kick(&self) {
         sched::wake(self.task);
     }
+}
+
+fn new_tcp(options: SocketOptions) -> Result<tcp::Socket<'static>, NetError> {
+    let rx = try_buffer(options.rx_buffer)?;
+    let tx = try_buffer(options.tx_buffer)?;
+    let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+    socket.set_nagle_enabled(false);
+    socket.set_ack_delay(Some(SmolDuration::from_millis(1)));
+    Ok(socket)
 }
 
 fn try_buffer(size: usize) -> Result<Vec<u8>, NetError> {
@@ -333,6 +417,7 @@ pub fn poll_address(cx: &mut Context<'_>) -> Poll<Result<Ipv4Cidr, NetError>> {
 pub fn stats() -> NetStats {
     let mut stats = NetStats {
         accepted: ACCEPTED.load(Ordering::Relaxed),
+        backlog_full: BACKLOG_FULL.load(Ordering::Relaxed),
         connected: CONNECTED.load(Ordering::Relaxed),
         ..NetStats::default()
     };
@@ -372,7 +457,7 @@ pub fn log_stats() {
     }
     let s = stats();
     log::info!(
-        "net: rx {} packets ({} bytes), tx {} packets ({} bytes), {} dropped, transmit ring full {} times, {} interrupts; {} accepted, {} connected; tcp sockets: {} listening, {} established, {} closing",
+        "net: rx {} packets ({} bytes), tx {} packets ({} bytes), {} dropped, transmit ring full {} times, {} interrupts; {} accepted ({} times the accept queue was full), {} connected; tcp sockets: {} listening, {} established, {} closing",
         s.rx_packets,
         s.rx_bytes,
         s.tx_packets,
@@ -381,6 +466,7 @@ pub fn log_stats() {
         s.tx_ring_full,
         s.interrupts,
         s.accepted,
+        s.backlog_full,
         s.connected,
         s.listening,
         s.established,
@@ -400,51 +486,47 @@ fn endpoint_addr(endpoint: IpEndpoint) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(ip, endpoint.port))
 }
 
-/// A listening TCP port with its backlog of listening sockets.
+/// A listening TCP port (see `Listener` for its accept queue).
 #[derive(Debug)]
 pub struct TcpListener {
     port: u16,
-    backlog: Vec<SocketHandle>,
-    options: SocketOptions,
 }
 
 impl TcpListener {
-    /// Listens on `addr`'s port (any local address; the address must be unspecified or
-    /// this machine's).
+    /// Listens on `addr`'s port (any local address). `options.backlog` connections may
+    /// wait for `accept`; each gets `options`' buffers.
     pub fn bind(addr: SocketAddr, options: SocketOptions) -> Result<Self, NetError> {
         let addr = local_v4(addr)?;
-        if addr.port() == 0 {
+        let port = addr.port();
+        if port == 0 {
             return Err(NetError::InvalidInput("listening needs a port"));
         }
-        let backlog = options.backlog.max(1);
         with_stack(|s| {
-            if !s.bound.insert((true, addr.port())) {
-                return Err(NetError::AddrInUse(addr.port()));
+            if !s.bound.insert((true, port)) {
+                return Err(NetError::AddrInUse(port));
             }
-            let mut handles = Vec::with_capacity(backlog);
-            for _ in 0..backlog {
-                match s.new_tcp(options) {
-                    Ok(mut socket) => {
-                        socket
-                            .listen(IpListenEndpoint::from(addr.port()))
-                            .map_err(|_| NetError::InvalidInput("cannot listen"))?;
-                        handles.push(s.sockets.add(socket));
-                    }
-                    Err(e) => {
-                        for h in handles {
-                            s.sockets.remove(h);
-                        }
-                        s.bound.remove(&(true, addr.port()));
-                        return Err(e);
-                    }
+            let mut socket = match new_tcp(options) {
+                Ok(socket) => socket,
+                Err(e) => {
+                    s.bound.remove(&(true, port));
+                    return Err(e);
                 }
-            }
+            };
+            socket
+                .listen(IpListenEndpoint::from(port))
+                .map_err(|_| NetError::InvalidInput("cannot listen"))?;
+            let handle = s.sockets.add(socket);
+            s.listeners.insert(
+                port,
+                Listener {
+                    options,
+                    sockets: vec![handle],
+                    acceptor: None,
+                    full: 0,
+                },
+            );
             s.update_pending();
-            Ok(Self {
-                port: addr.port(),
-                backlog: handles,
-                options,
-            })
+            Ok(Self { port })
         })?
     }
 
@@ -452,58 +534,58 @@ impl TcpListener {
         self.port
     }
 
-    /// A connection that completed its handshake, replacing its listening socket with a
-    /// fresh one; `Pending` (with `cx`'s waker kept) until one has.
+    /// The oldest connection that completed its handshake; `Pending` (with `cx`'s waker
+    /// kept) until there is one.
     pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<Result<TcpStream, NetError>> {
         let port = self.port;
-        let options = self.options;
-        let backlog = &mut self.backlog;
         let result = with_stack(|s| {
-            for slot in backlog.iter_mut() {
-                let state = s.sockets.get::<tcp::Socket>(*slot).state();
-                match state {
-                    tcp::State::Listen | tcp::State::SynReceived => {}
-                    tcp::State::Closed => {
-                        // Reset during the handshake: listen again.
-                        let socket = s.sockets.get_mut::<tcp::Socket>(*slot);
-                        let _ = socket.listen(IpListenEndpoint::from(port));
-                    }
-                    _ => {
-                        let mut replacement = s.new_tcp(options)?;
-                        replacement
-                            .listen(IpListenEndpoint::from(port))
-                            .map_err(|_| NetError::InvalidInput("cannot listen"))?;
-                        let fresh = s.sockets.add(replacement);
-                        let handle = core::mem::replace(slot, fresh);
-                        ACCEPTED.fetch_add(1, Ordering::Relaxed);
-                        s.kick();
-                        return Ok(Some(TcpStream::new(handle)));
-                    }
+            let Stack {
+                listeners, sockets, ..
+            } = s;
+            let listener = listeners
+                .get_mut(&port)
+                .expect("a bound listener is registered");
+            let ready = listener.sockets.iter().position(|&h| {
+                !matches!(
+                    sockets.get::<tcp::Socket>(h).state(),
+                    tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
+                )
+            });
+            match ready {
+                Some(at) => {
+                    let handle = listener.sockets.remove(at);
+                    ACCEPTED.fetch_add(1, Ordering::Relaxed);
+                    // Room in the queue again: listen again if the queue was full.
+                    s.replenish_listeners();
+                    s.kick();
+                    Some(TcpStream::new(handle))
+                }
+                None => {
+                    listener.acceptor = Some(cx.waker().clone());
+                    None
                 }
             }
-            for slot in backlog.iter() {
-                s.sockets
-                    .get_mut::<tcp::Socket>(*slot)
-                    .register_recv_waker(cx.waker());
-            }
-            Ok(None)
         });
         match result {
-            Ok(Ok(Some(stream))) => Poll::Ready(Ok(stream)),
-            Ok(Ok(None)) => Poll::Pending,
-            Ok(Err(e)) | Err(e) => Poll::Ready(Err(e)),
+            Ok(Some(stream)) => Poll::Ready(Ok(stream)),
+            Ok(None) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
         }
     }
 }
 
 impl Drop for TcpListener {
+    /// Resets connections not accepted yet.
     fn drop(&mut self) {
+        let port = self.port;
         let _ = with_stack(|s| {
-            for handle in self.backlog.drain(..) {
-                s.sockets.get_mut::<tcp::Socket>(handle).abort();
-                s.orphans.push(handle);
+            if let Some(listener) = s.listeners.remove(&port) {
+                for handle in listener.sockets {
+                    s.sockets.get_mut::<tcp::Socket>(handle).abort();
+                    s.orphans.push(handle);
+                }
             }
-            s.bound.remove(&(true, self.port));
+            s.bound.remove(&(true, port));
             s.kick();
         });
     }
@@ -534,7 +616,7 @@ impl TcpStream {
             ));
         }
         with_stack(|s| {
-            let mut socket = s.new_tcp(options)?;
+            let mut socket = new_tcp(options)?;
             let local = s.ephemeral_port();
             let cx = s.iface.context();
             socket
