@@ -261,3 +261,17 @@ fn over_tap_static_ip_ping_and_connection_refused() {
         out.console
     );
 }
+
+/// Connection churn: sockets of closed connections (TIME-WAIT included) are forgotten, so
+/// thousands of short connections in a row all work.
+#[test]
+fn two_thousand_short_connections_in_a_row_all_work() {
+    let (running, port) = netcheck_tcp(Machine::Microvm, 7, &["tcp-echo", "7"]);
+    for i in 0..2000 {
+        let message = format!("short {i}");
+        let got = echo_round_trip(port, message.as_bytes());
+        assert_eq!(got, message.as_bytes(), "connection {i}");
+    }
+    let out = running.stop();
+    assert!(!out.console.contains("panic"), "{}", out.console);
+}
