@@ -20,7 +20,7 @@ cargo fmt --all --check
 step "cargo clippy (host crates)"
 cargo clippy --quiet -p kernel -p boot -p tests -p http1 --all-targets -- -D warnings
 step "cargo clippy (guest crates, $TARGET)"
-cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p blkcheck -p netcheck -p cat -p testkernel -- -D warnings
+cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p blkcheck -p netcheck -p cat -p httpd -p testkernel -- -D warnings
 step "cargo clippy (boot/disk, the disk-image writer)"
 (cd boot/disk && RUSTC_BOOTSTRAP=1 cargo clippy --quiet --release --target-dir ../../target/disk -- -D warnings)
 
