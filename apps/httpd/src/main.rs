@@ -40,9 +40,10 @@ libos::main!(main);
 
 const USAGE: &str = "usage: httpd [--port N] [--header-limit BYTES] [--timeout-ms MS]";
 
-/// Connections the listener keeps listening for: a burst of clients beyond it before the
-/// accept loop runs again is reset.
-const BACKLOG: usize = 64;
+/// Established connections that may wait for the accept loop (nginx's default is 511): a
+/// burst of a thousand clients arrives faster than the loop spawns their threads, and a
+/// connection that finds the queue full is reset.
+const BACKLOG: usize = 1024;
 
 /// Stack of a connection's thread: its buffers are on the heap.
 const CONNECTION_STACK: usize = 16 * 1024;

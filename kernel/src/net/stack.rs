@@ -206,8 +206,9 @@ fn run() {
 
 /// A listening port: smoltcp has no accept queue, so the stack keeps one. A listening
 /// socket takes the first SYN that comes; after every received packet each listener gets a
-/// fresh listening socket again while fewer than `backlog` connections wait for `accept`.
-/// A SYN that finds none (the backlog is full) is reset by smoltcp, and counted.
+/// fresh listening socket again while fewer than `backlog` established connections wait
+/// for `accept` and fewer than [`MAX_HALF_OPEN`] handshakes are in progress. A SYN that
+/// finds none (the queue is full) is reset by smoltcp, and counted.
 struct Listener {
     options: SocketOptions,
     /// The listening socket(s), then connections waiting for `accept`, in arrival order.
@@ -218,6 +219,11 @@ struct Listener {
 }
 
 static BACKLOG_FULL: AtomicU64 = AtomicU64::new(0);
+
+/// Handshakes in progress a listener takes at once (like Linux's SYN queue, apart from
+/// the accept queue that `backlog` bounds): a burst of connections is not reset while
+/// the server accepts as fast as they complete.
+const MAX_HALF_OPEN: usize = 1024;
 
 impl Stack {
     /// Takes received frames one at a time (keeping a listening socket on every listener
@@ -245,11 +251,12 @@ impl Stack {
         for (&port, listener) in listeners.iter_mut() {
             let mut listening = 0;
             let mut waiting = 0;
+            let mut half_open = 0;
             for &handle in &listener.sockets {
                 let socket = sockets.get_mut::<tcp::Socket>(handle);
                 match socket.state() {
                     tcp::State::Listen => listening += 1,
-                    tcp::State::SynReceived => {}
+                    tcp::State::SynReceived => half_open += 1,
                     // Reset during the handshake: listen again.
                     tcp::State::Closed => {
                         if socket.listen(IpListenEndpoint::from(port)).is_ok() {
@@ -267,7 +274,7 @@ impl Stack {
             if listening > 0 {
                 continue;
             }
-            if listener.sockets.len() > listener.options.backlog.max(1) {
+            if waiting >= listener.options.backlog.max(1) || half_open >= MAX_HALF_OPEN {
                 listener.full += 1;
                 BACKLOG_FULL.fetch_add(1, Ordering::Relaxed);
                 continue;
