@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use virtio_drivers::device::net::VirtIONetRaw;
-use virtio_drivers::transport::SomeTransport;
+use virtio_drivers::transport::{SomeTransport, Transport};
 
 /// Descriptors per queue (QEMU offers 256).
 const QUEUE_SIZE: usize = 128;
@@ -100,6 +100,13 @@ impl VirtioNet {
             ..
         } = found;
         let fail = |what: &str| StartError(alloc::format!("virtio-net ({location}): {what}"));
+        // The link bit of the device's `status` (virtio 1.2, 5.1.4), read before the crate
+        // takes the transport; QEMU always offers VIRTIO_NET_F_STATUS.
+        let link = match transport.read_config_space::<u16>(6) {
+            Ok(status) if status & 1 != 0 => "link up",
+            Ok(_) => "link down",
+            Err(_) => "link state unknown",
+        };
         let raw = Raw::new(transport).map_err(|e| fail(&alloc::format!("{e}")))?;
         let mac = raw.mac_address();
         let counters: &'static NicCounters = Box::leak(Box::default());
@@ -127,7 +134,7 @@ impl VirtioNet {
         .map_err(|e| fail(&alloc::format!("interrupt line {gsi}: {e}")))?;
         irq.line.call_once(|| line);
         log::info!(
-            "net: virtio-net at {location}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, irq {gsi}",
+            "net: virtio-net at {location}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {link}, irq {gsi}",
             mac[0],
             mac[1],
             mac[2],
