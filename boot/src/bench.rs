@@ -6,49 +6,62 @@
 //!
 //! `clock`: the guest clock against the host's. `sched`: scheduler operations against std
 //! threads. `blk` ([`blk`]): virtio-blk IOPS and MB/s beside fio in a Linux microVM and on
-//! the host.
+//! the host. `http` ([`http`]): httpd under wrk beside nginx in a Linux microVM and on the
+//! host, and the least memory httpd serves in. `tcp` ([`tcp`]): TCP throughput both ways
+//! beside socat in a Linux microVM (both through [`net`]).
 
 use crate::image::{self, Format, Profile};
 use crate::qemu::{self, Accel, Ending, RunConfig};
 use std::time::Duration;
 
 mod blk;
+mod http;
+mod net;
 mod session;
+mod tcp;
 
 type Failure = String;
 
-/// Entry from the CLI: `bench boot|clock|sched|blk [--runs N] [--slow] [--seconds N]
-/// [--disk-mib N]`. Returns the exit status.
+/// Entry from the CLI: `bench boot|clock|sched|blk|http|tcp [--runs N] [--slow]
+/// [--seconds N] [--disk-mib N] [--mib N]`. Returns the exit status. (`bench tcp-client
+/// ...` is `bench tcp`'s host-side tool, which it runs inside its network namespace.)
 pub fn main(args: &[String]) -> Result<u8, BenchError> {
-    let mut runs = 15usize;
-    let mut seconds = 5u64;
+    if args.first().map(String::as_str) == Some("tcp-client") {
+        return tcp::client(&args[1..]).map_err(BenchError::Failed);
+    }
+    let mut runs = None;
+    let mut seconds = None;
     let mut disk_mib = 256u64;
+    let mut mib = 256u64;
     let mut slow = false;
     let mut which = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&n| n >= 1)
-                    .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?;
+                runs = Some(
+                    it.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?,
+                );
             }
-            "--seconds" | "--disk-mib" => {
+            "--seconds" | "--disk-mib" | "--mib" => {
                 let value = it
                     .next()
                     .and_then(|v| v.parse::<u64>().ok())
                     .filter(|&n| n >= 1)
                     .ok_or_else(|| BenchError::Usage(format!("{arg} needs a number >= 1")))?;
-                if arg == "--seconds" {
-                    seconds = value;
-                } else {
-                    disk_mib = value;
+                match arg.as_str() {
+                    "--seconds" => seconds = Some(value),
+                    "--disk-mib" => disk_mib = value,
+                    _ => mib = value,
                 }
             }
             "boot" => which = Some("boot"),
             "blk" => which = Some("blk"),
+            "http" => which = Some("http"),
+            "tcp" => which = Some("tcp"),
             "--slow" => slow = true, // full run count for slow rows too
             "clock" => which = Some("clock"),
             "sched" => which = Some("sched"),
@@ -60,12 +73,16 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
         }
     }
     match which {
-        Some("boot") => boot(runs, slow).map_err(BenchError::Failed),
+        Some("boot") => boot(runs.unwrap_or(15), slow).map_err(BenchError::Failed),
         Some("clock") => clock().map_err(BenchError::Failed),
         Some("sched") => sched().map_err(BenchError::Failed),
-        Some("blk") => blk::blk(seconds, disk_mib).map_err(BenchError::Failed),
+        Some("blk") => blk::blk(seconds.unwrap_or(5), disk_mib).map_err(BenchError::Failed),
+        Some("http") => {
+            http::http(runs.unwrap_or(3), seconds.unwrap_or(10)).map_err(BenchError::Failed)
+        }
+        Some("tcp") => tcp::tcp(runs.unwrap_or(3), mib).map_err(BenchError::Failed),
         _ => Err(BenchError::Usage(
-            "expected a benchmark: boot, clock, sched or blk".into(),
+            "expected a benchmark: boot, clock, sched, blk, http or tcp".into(),
         )),
     }
 }

@@ -4,8 +4,11 @@
 //! [`LinuxVm::build`] downloads the kernel package that `linux-image-amd64` depends on and
 //! `busybox-static` (`apt-get download`, `dpkg -x`), pulls the PVH-capable `vmlinux` out of
 //! the bzImage, and packs an initramfs (cpio newc, written by `cpio`) with busybox, the virtio
-//! modules and the benchmark's own binaries with the shared libraries `ldd` names. The result
-//! is cached under `target/linuxvm/KEY/`, keyed by the package versions and the binaries.
+//! modules and the benchmark's own binaries with the shared libraries `ldd` names
+//! ([`LinuxVm::build_with`] adds programs at paths of its choosing and data files, e.g. a
+//! server's configuration). The result is cached under `target/linuxvm/KEY/`, keyed by the
+//! package versions, the binaries and the files. [`debian_package_file`] fetches a program
+//! from a Debian package without installing it (no service starts on the host).
 //! [`LinuxVm::command`] boots it on `-M microvm` (ACPI on: Debian's `virtio_mmio` finds its
 //! devices only in the DSDT) under TCG (Linux does not boot under this host's `kvm_pvm`) with
 //! a shell script from the kernel command line; the script's end is reported on the console
@@ -50,23 +53,55 @@ pub struct LinuxVm {
     pub tsc_khz: Option<u64>,
 }
 
+/// What an initramfs holds beyond busybox, the virtio modules and `/init`.
+#[derive(Clone, Debug, Default)]
+pub struct Contents {
+    /// Host programs (names found on `PATH`, or absolute paths), each at its host path.
+    pub binaries: Vec<String>,
+    /// Programs placed elsewhere than at their host path: (host file, absolute path in the
+    /// VM), e.g. one from [`debian_package_file`].
+    pub placed: Vec<(PathBuf, String)>,
+    /// Data files: (absolute path in the VM, contents), mode 0644.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
 impl LinuxVm {
     /// Builds the VM (or finds it in the cache) with `extra_binaries` (names found on `PATH`,
     /// or absolute paths) and their shared libraries in the initramfs at their host paths.
     pub fn build(extra_binaries: &[&str]) -> Result<Self, String> {
+        Self::build_with(&Contents {
+            binaries: extra_binaries.iter().map(|b| b.to_string()).collect(),
+            ..Contents::default()
+        })
+    }
+
+    /// Builds the VM (or finds it in the cache) with `contents`. Every program comes with
+    /// the shared libraries `ldd` names on the host, at their host paths.
+    pub fn build_with(contents: &Contents) -> Result<Self, String> {
         let kernel_pkg = kernel_package()?;
         let kernel_version = package_version(&kernel_pkg)?;
         let busybox_version = package_version("busybox-static")?;
-        let binaries = extra_binaries
+        let mut programs = contents
+            .binaries
             .iter()
-            .map(|b| find_binary(b))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|b| {
+                let path = find_binary(b)?;
+                let at = rel(&path);
+                Ok((path, at))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        for (host, at) in &contents.placed {
+            if !host.is_file() {
+                return Err(format!("linuxvm: {} not found", host.display()));
+            }
+            programs.push((host.clone(), rel(Path::new(at))));
+        }
         let mut key_parts = vec![
             format!("builder {BUILDER_VERSION}"),
             format!("{kernel_pkg} {kernel_version}"),
             format!("busybox-static {busybox_version}"),
         ];
-        for binary in &binaries {
+        for (binary, at) in &programs {
             // A binary's size and mtime change when its package is upgraded, and with it
             // perhaps the libraries it needs.
             let meta = fs::metadata(binary).map_err(|e| format!("{}: {e}", binary.display()))?;
@@ -75,7 +110,15 @@ impl LinuxVm {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs());
-            key_parts.push(format!("{} {} {mtime}", binary.display(), meta.len()));
+            let mut part = format!("{} {} {mtime}", binary.display(), meta.len());
+            // (Programs at their host path keep the key they had before placement existed.)
+            if *at != rel(binary) {
+                part.push_str(&format!(" at /{at}"));
+            }
+            key_parts.push(part);
+        }
+        for (path, data) in &contents.files {
+            key_parts.push(format!("file {path} {}", fnv1a(data)));
         }
         let root = crate::image::workspace_root()
             .join("target")
@@ -105,7 +148,8 @@ impl LinuxVm {
                 (&kernel_pkg, &kernel_version),
                 ("busybox-static", &busybox_version),
             ],
-            &binaries,
+            &programs,
+            &contents.files,
         );
         if let Err(e) = result {
             let _ = fs::remove_dir_all(&work);
@@ -225,30 +269,83 @@ fn find_binary(name: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("linuxvm: {name} not found on PATH (install it first)"))
 }
 
+/// A file of a Debian package, fetched without installing the package: the candidate
+/// version is downloaded (`apt-get download`) and unpacked (`dpkg -x`) once into
+/// `target/linuxvm/packages/NAME_VERSION/`, and the path of `path` (e.g. `usr/sbin/nginx`)
+/// there is returned. Installing a server's package would start its service on the host;
+/// this does not. Its shared libraries are the host's.
+pub fn debian_package_file(package: &str, path: &str) -> Result<PathBuf, String> {
+    let version = package_version(package)?;
+    let root = crate::image::workspace_root()
+        .join("target")
+        .join("linuxvm")
+        .join("packages");
+    let dir = root.join(format!("{package}_{}", version.replace(':', "%3a")));
+    let file = dir.join(path.trim_start_matches('/'));
+    if file.is_file() {
+        return Ok(file);
+    }
+    eprintln!("linuxvm: fetching {package} {version} (apt-get download; not installed)");
+    let work = root.join(format!("tmp-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let unpacked = work.join("root");
+    let result = download_and_unpack(&work, package, &version, &unpacked);
+    if let Err(e) = result {
+        let _ = fs::remove_dir_all(&work);
+        return Err(e);
+    }
+    // Renamed into place whole, as the VM cache is.
+    if fs::rename(&unpacked, &dir).is_err() && !dir.is_dir() {
+        let _ = fs::remove_dir_all(&work);
+        return Err(format!("cannot move the package to {}", dir.display()));
+    }
+    let _ = fs::remove_dir_all(&work);
+    file.is_file()
+        .then_some(file)
+        .ok_or_else(|| format!("linuxvm: package {package} {version} has no /{path}"))
+}
+
+/// Downloads package `name` at `version` into `work/debs` and unpacks it into `unpacked`.
+fn download_and_unpack(
+    work: &Path,
+    name: &str,
+    version: &str,
+    unpacked: &Path,
+) -> Result<(), String> {
+    let debs = work.join("debs");
+    fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
+    tool_output(
+        Command::new("apt-get")
+            .args(["download", "-q", &format!("{name}={version}")])
+            .current_dir(&debs)
+            .stderr(Stdio::piped()),
+    )?;
+    let deb = fs::read_dir(&debs)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with(&format!("{name}_")))
+        })
+        .ok_or_else(|| format!("linuxvm: apt-get download left no {name}_*.deb"))?;
+    tool_output(Command::new("dpkg").arg("-x").arg(&deb).arg(unpacked))?;
+    fs::remove_file(&deb).map_err(|e| e.to_string())
+}
+
 /// Downloads and unpacks the packages in `work`, then writes `work/out/{vmlinux,
-/// initramfs.cpio}`.
-fn build_into(work: &Path, packages: &[(&str, &str)], binaries: &[PathBuf]) -> Result<(), String> {
+/// initramfs.cpio}` with `programs` (host file, path in the VM without a leading `/`) and
+/// `files`.
+fn build_into(
+    work: &Path,
+    packages: &[(&str, &str)],
+    programs: &[(PathBuf, String)],
+    files: &[(String, Vec<u8>)],
+) -> Result<(), String> {
     let unpacked = work.join("root");
     for (name, version) in packages {
-        let debs = work.join("debs");
-        fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
-        tool_output(
-            Command::new("apt-get")
-                .args(["download", "-q", &format!("{name}={version}")])
-                .current_dir(&debs)
-                .stderr(Stdio::piped()),
-        )?;
-        let deb = fs::read_dir(&debs)
-            .map_err(|e| e.to_string())?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|f| f.to_string_lossy().starts_with(&format!("{name}_")))
-            })
-            .ok_or_else(|| format!("linuxvm: apt-get download left no {name}_*.deb"))?;
-        tool_output(Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked))?;
-        fs::remove_file(&deb).map_err(|e| e.to_string())?;
+        download_and_unpack(work, name, version, &unpacked)?;
     }
     let out = work.join("out");
     fs::create_dir_all(&out).map_err(|e| e.to_string())?;
@@ -295,8 +392,11 @@ fn build_into(work: &Path, packages: &[(&str, &str)], binaries: &[PathBuf]) -> R
             0o644,
         );
     }
-    for binary in binaries {
-        add_with_libraries(&mut tree, binary)?;
+    for (binary, at) in programs {
+        add_with_libraries(&mut tree, binary, at)?;
+    }
+    for (path, data) in files {
+        tree.file(&rel(Path::new(path)), data.clone(), 0o644);
     }
     tree.file("init", init_script(&order).into_bytes(), 0o755);
     let file = fs::File::create(out.join("initramfs.cpio")).map_err(|e| e.to_string())?;
@@ -480,10 +580,11 @@ fn parse_depends(modinfo: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Adds `binary` and the libraries `ldd` names (and the loader) at their host paths.
-fn add_with_libraries(tree: &mut Tree, binary: &Path) -> Result<(), String> {
+/// Adds `binary` at `at` (a path without a leading `/`) and the libraries `ldd` names (and
+/// the loader) at their host paths.
+fn add_with_libraries(tree: &mut Tree, binary: &Path, at: &str) -> Result<(), String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    tree.file(&rel(binary), read(binary)?, 0o755);
+    tree.file(at, read(binary)?, 0o755);
     let out = tool_output(Command::new("ldd").arg(binary))?;
     for lib in parse_ldd(&out)? {
         // fs::read follows symlinks: the library lands under the name the loader looks for.
@@ -517,12 +618,20 @@ fn rel(path: &Path) -> String {
 
 /// A short, stable name for a cache entry: FNV-1a 64 over the parts, in hex.
 fn cache_key(parts: &[String]) -> String {
+    let bytes: Vec<u8> = parts
+        .iter()
+        .flat_map(|part| part.as_bytes().iter().chain(b"\n"))
+        .copied()
+        .collect();
+    fnv1a(&bytes)
+}
+
+/// FNV-1a 64 of `data`, in hex.
+fn fnv1a(data: &[u8]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in part.as_bytes().iter().chain(b"\n") {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+    for &b in data {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{hash:016x}")
 }
