@@ -275,3 +275,17 @@ fn two_thousand_short_connections_in_a_row_all_work() {
     let out = running.stop();
     assert!(!out.console.contains("panic"), "{}", out.console);
 }
+
+#[test]
+fn counters_are_printed_at_exit_with_log_info() {
+    let out = Run::new("netcheck")
+        .options("log=info")
+        .net_user(&[])
+        .args(&["address"])
+        .go();
+    tests::assert_status(&out, 0);
+    assert_console(&out, "address: 10.0.2.15/24");
+    assert_console(&out, "link up");
+    assert_console(&out, "TCP retransmissions");
+    assert_console(&out, "tcp sockets: 0 listening");
+}

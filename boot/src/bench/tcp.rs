@@ -465,7 +465,11 @@ pub(super) fn tcp(runs: usize, mib: u64) -> Result<u8, Failure> {
                 },
             };
             for (i, transfer) in transfers.into_iter().enumerate() {
-                let head = format!("run {round} {:<11} {}", target.name(), DIRECTIONS[i].label());
+                let head = format!(
+                    "run {round} {:<11} {}",
+                    target.name(),
+                    DIRECTIONS[i].label()
+                );
                 match &transfer {
                     Ok(t) => println!(
                         "{head} {:>7} Gbit/s ({} MiB in {:.2} s)",

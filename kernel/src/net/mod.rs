@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: `ip=`, `gw=`, `mac=` from the command line (host-tested); without `ip=`
 //!   the stack asks DHCPv4 and logs the address it gets.
+//! - [`retransmit`]: counts TCP retransmissions in the frames sent (host-tested).
 //! - `stack` (kernel only): the task and the sockets. The task polls the interface when
 //!   the NIC interrupts, when a socket call has something to send, and at smoltcp's
 //!   next deadline (`poll_delay`); socket wakers are called from its poll, never from
@@ -11,6 +12,7 @@
 //! Errors are [`NetError`]s; `libos::net` turns them into `io::Error`s with `std`'s kinds.
 
 pub mod config;
+pub mod retransmit;
 
 #[cfg(target_os = "none")]
 mod stack;

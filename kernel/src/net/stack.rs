@@ -63,6 +63,7 @@ pub struct NetStats {
     pub tx_bytes: u64,
     pub rx_dropped: u64,
     pub tx_ring_full: u64,
+    pub tcp_retransmissions: u64,
     pub interrupts: u64,
     /// Connections accepted and made.
     pub accepted: u64,
@@ -443,6 +444,7 @@ pub fn stats() -> NetStats {
     stats.tx_bytes = get(&c.tx_bytes);
     stats.rx_dropped = get(&c.rx_dropped);
     stats.tx_ring_full = get(&c.tx_ring_full);
+    stats.tcp_retransmissions = get(&c.tcp_retransmissions);
     stats.interrupts = get(&c.interrupts);
     for (_, socket) in stack.sockets.iter() {
         if let smoltcp::socket::Socket::Tcp(tcp) = socket {
@@ -464,13 +466,14 @@ pub fn log_stats() {
     }
     let s = stats();
     log::info!(
-        "net: rx {} packets ({} bytes), tx {} packets ({} bytes), {} dropped, transmit ring full {} times, {} interrupts; {} accepted ({} times the accept queue was full), {} connected; tcp sockets: {} listening, {} established, {} closing",
+        "net: rx {} packets ({} bytes), tx {} packets ({} bytes), {} dropped, transmit ring full {} times, {} TCP retransmissions, {} interrupts; {} accepted ({} times the accept queue was full), {} connected; tcp sockets: {} listening, {} established, {} closing",
         s.rx_packets,
         s.rx_bytes,
         s.tx_packets,
         s.tx_bytes,
         s.rx_dropped,
         s.tx_ring_full,
+        s.tcp_retransmissions,
         s.interrupts,
         s.accepted,
         s.backlog_full,

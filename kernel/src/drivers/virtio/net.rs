@@ -50,11 +50,14 @@ pub struct NicCounters {
     pub rx_dropped: AtomicU64,
     /// `transmit` found every buffer in flight.
     pub tx_ring_full: AtomicU64,
+    /// TCP segments sent again (`net::retransmit`).
+    pub tcp_retransmissions: AtomicU64,
     pub interrupts: AtomicU64,
 }
 
 struct Rings {
     raw: Raw,
+    retransmits: crate::net::retransmit::RetransmitCounter,
     /// Receive buffers the device holds, by descriptor token.
     rx_posted: Vec<Option<Buffer>>,
     /// Transmit buffers the device holds, by descriptor token.
@@ -118,6 +121,7 @@ impl VirtioNet {
         }));
         let mut rings = Rings {
             raw,
+            retransmits: Default::default(),
             rx_posted: (0..QUEUE_SIZE).map(|_| None).collect(),
             tx_posted: (0..QUEUE_SIZE).map(|_| None).collect(),
             tx_free: (0..TX_BUFFERS).map(|_| Box::new([0; BUFFER])).collect(),
@@ -263,6 +267,11 @@ impl phy::TxToken for TxToken<'_> {
         let header = rings.raw.fill_buffer_header(&mut buffer[..]).unwrap_or(0);
         let len = len.min(BUFFER - header);
         let result = f(&mut buffer[header..header + len]);
+        if rings.retransmits.observe(&buffer[header..header + len]) {
+            self.counters
+                .tcp_retransmissions
+                .fetch_add(1, Ordering::Relaxed);
+        }
         // SAFETY: the buffer is boxed and kept in `tx_posted` until the device is done.
         match unsafe { rings.raw.transmit_begin(&buffer[..header + len]) } {
             Ok(token) => {
