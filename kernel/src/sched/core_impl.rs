@@ -77,6 +77,21 @@ static ZOMBIES: AtomicBool = AtomicBool::new(false);
 pub const MAIN: TaskId = TaskId(1);
 
 impl Scheduler {
+    /// Adds a timer for the current wait of task `id` and, when cancelled timers (left by
+    /// waits that ended early, such as the network task's) outnumber the live ones, drops
+    /// them, so that the queue stays as small as the number of tasks.
+    fn add_timer(&mut self, deadline: u64, id: TaskId, ticket: u64) {
+        self.timers.insert(deadline, id, ticket);
+        if self.timers.len() > 64 + 2 * self.tasks.len() {
+            let tasks = &self.tasks;
+            self.timers.retain(|t| {
+                tasks.get(&t.task).is_some_and(|task| {
+                    task.ticket == t.ticket && matches!(task.run.state(), State::Blocked(_))
+                })
+            });
+        }
+    }
+
     fn task(&mut self, id: TaskId) -> &mut Task {
         self.tasks.get_mut(&id).expect("the scheduler lost a task")
     }
@@ -445,7 +460,7 @@ pub fn block_current_until(what: &'static str, deadline: u64) {
         if !task.run.block(what) {
             return;
         }
-        s.timers.insert(deadline, current, ticket);
+        s.add_timer(deadline, current, ticket);
     }
     schedule();
 }
@@ -473,7 +488,7 @@ pub fn sleep_until_ns(deadline: u64) {
             if !task.run.block("sleep") {
                 continue; // a wake-up came first: check the time again
             }
-            s.timers.insert(deadline, current, ticket);
+            s.add_timer(deadline, current, ticket);
         }
         schedule();
     }

@@ -111,6 +111,12 @@ impl TimerQueue {
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
+
+    /// Keeps only the timers `keep` accepts (dropping those cancelled by a new ticket,
+    /// which otherwise stay until their deadline).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Timer) -> bool) {
+        self.heap.retain(|Reverse(t)| keep(t));
+    }
 }
 
 #[cfg(test)]
@@ -154,5 +160,19 @@ mod tests {
         q.insert(5, TaskId(9), 42);
         assert_eq!(q.pop_due(5).unwrap().ticket, 41);
         assert_eq!(q.pop_due(5).unwrap().ticket, 42);
+    }
+
+    #[test]
+    fn retain_drops_cancelled_timers_and_keeps_the_order() {
+        let mut q = TimerQueue::new();
+        for (i, deadline) in [50u64, 10, 40, 20, 30].into_iter().enumerate() {
+            q.insert(deadline, TaskId(i as u64), 1);
+        }
+        q.retain(|t| t.deadline != 40 && t.deadline != 10);
+        assert_eq!(q.len(), 3);
+        let order: Vec<u64> = core::iter::from_fn(|| q.pop_due(u64::MAX))
+            .map(|t| t.deadline)
+            .collect();
+        assert_eq!(order, [20, 30, 50]);
     }
 }
