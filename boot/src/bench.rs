@@ -15,6 +15,7 @@ use crate::qemu::{self, Accel, Ending, RunConfig};
 use std::time::Duration;
 
 mod blk;
+mod fields;
 mod http;
 mod net;
 mod session;

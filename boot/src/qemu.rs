@@ -367,18 +367,22 @@ impl RunConfig {
         Ok(Outcome::new(status, ended, String::new(), start.elapsed()))
     }
 
-    /// Runs and captures the console. Fails without starting QEMU if
-    /// [`RunConfig::check`] does.
-    pub fn run_captured(&self) -> Result<Outcome, RunError> {
+    /// Checks the config, then starts QEMU with stdin closed and the console on pipes.
+    pub(crate) fn spawn_piped(&self) -> Result<Child, RunError> {
         self.check().map_err(RunError)?;
-        let start = Instant::now();
-        let mut child = self
-            .command()
+        self.command()
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(spawn_error)?;
+            .map_err(spawn_error)
+    }
+
+    /// Runs and captures the console. Fails without starting QEMU if
+    /// [`RunConfig::check`] does.
+    pub fn run_captured(&self) -> Result<Outcome, RunError> {
+        let start = Instant::now();
+        let mut child = self.spawn_piped()?;
         let readers = [
             drain(child.stdout.take().expect("piped"), start),
             drain(child.stderr.take().expect("piped"), start),

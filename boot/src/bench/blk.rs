@@ -671,24 +671,9 @@ fn run_native(disk: &Path, w: Workload, seconds: u64) -> Result<Measure, String>
 /// blkcheck's result: `bench: op=randread bs=4096 qd=32 ops=N bytes=B errors=E
 /// elapsed_ns=T`, checked against the workload it was asked for.
 fn parse_bench_line(line: &str, w: Workload) -> Result<Measure, String> {
-    let fields: Vec<(&str, &str)> = line
-        .strip_prefix("bench: ")
-        .ok_or_else(|| format!("not a bench line: {line}"))?
-        .split_whitespace()
-        .filter_map(|word| word.split_once('='))
-        .collect();
-    let get = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("bench line without {key}=: {line}"))
-    };
-    let number = |key: &str| {
-        get(key)?
-            .parse::<u64>()
-            .map_err(|_| format!("bench line: {key} is not a number: {line}"))
-    };
+    let f = super::fields::Fields::parse(line, "bench: ", "bench")?;
+    let get = |key: &str| f.get(key);
+    let number = |key: &str| f.number(key);
     if get("op")? != w.op.name()
         || number("bs")? != u64::from(w.block)
         || number("qd")? != u64::from(w.depth)

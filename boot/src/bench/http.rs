@@ -93,24 +93,9 @@ struct WrkRun {
 impl WrkRun {
     /// Parses the check script's `wrk-check: key=value ...` line.
     fn parse(line: &str) -> Result<Self, String> {
-        let fields: Vec<(&str, &str)> = line
-            .strip_prefix("wrk-check: ")
-            .ok_or_else(|| format!("not a wrk-check line: {line}"))?
-            .split_whitespace()
-            .filter_map(|w| w.split_once('='))
-            .collect();
-        let get = |key: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| *v)
-                .ok_or_else(|| format!("wrk-check line without {key}=: {line}"))
-        };
-        let number = |key: &str| {
-            get(key)?
-                .parse::<u64>()
-                .map_err(|_| format!("wrk-check: {key} is not a count: {line}"))
-        };
+        let f = super::fields::Fields::parse(line, "wrk-check: ", "wrk-check")?;
+        let get = |key: &str| f.get(key);
+        let number = |key: &str| f.number(key);
         Ok(Self {
             requests: number("requests")?,
             duration_us: number("duration_us")?,

@@ -130,24 +130,9 @@ impl Transfer {
     }
 
     fn parse(line: &str) -> Result<Self, String> {
-        let fields: Vec<(&str, &str)> = line
-            .strip_prefix("tcp-client: ")
-            .ok_or_else(|| format!("not a tcp-client line: {line}"))?
-            .split_whitespace()
-            .filter_map(|w| w.split_once('='))
-            .collect();
-        let get = |key: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| *v)
-                .ok_or_else(|| format!("tcp-client line without {key}=: {line}"))
-        };
-        let number = |key: &str| {
-            get(key)?
-                .parse::<u64>()
-                .map_err(|_| format!("tcp-client: {key} is not a number: {line}"))
-        };
+        let f = super::fields::Fields::parse(line, "tcp-client: ", "tcp-client")?;
+        let get = |key: &str| f.get(key);
+        let number = |key: &str| f.number(key);
         Ok(Self {
             bytes: number("bytes")?,
             elapsed: Duration::from_nanos(number("elapsed_ns")?),

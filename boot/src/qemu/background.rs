@@ -3,10 +3,10 @@
 //! waits for console lines, stops QEMU (SIGTERM) and collects the [`Outcome`], and kills
 //! QEMU when dropped. A watchdog thread enforces the run's timeout whatever the test does.
 
-use super::{Ended, Outcome, RunConfig, RunError, signal, spawn_error, terminate};
+use super::{Ended, Outcome, RunConfig, RunError, signal, terminate};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -52,15 +52,8 @@ impl RunConfig {
     /// config's timeout still applies: QEMU is stopped when it passes. Fails without
     /// starting QEMU if [`RunConfig::check`] does.
     pub fn spawn(&self) -> Result<Background, RunError> {
-        self.check().map_err(RunError)?;
         let start = Instant::now();
-        let mut child = self
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(spawn_error)?;
+        let mut child = self.spawn_piped()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
