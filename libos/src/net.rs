@@ -138,7 +138,7 @@ fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
 /// A TCP port listening for connections.
 #[derive(Debug)]
 pub struct TcpListener {
-    inner: spin::Mutex<knet::TcpListener>,
+    inner: knet::TcpListener,
 }
 
 impl TcpListener {
@@ -151,16 +151,14 @@ impl TcpListener {
     pub fn bind_with(addr: impl ToSocketAddrs, options: SocketOptions) -> io::Result<Self> {
         let addr = addr.to_socket_addr()?;
         let inner = knet::TcpListener::bind(addr, options).map_err(io_error)?;
-        Ok(Self {
-            inner: spin::Mutex::new(inner),
-        })
+        Ok(Self { inner })
     }
 
     /// `0.0.0.0:PORT`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(SocketAddr::V4(SocketAddrV4::new(
             Ipv4Addr::UNSPECIFIED,
-            self.inner.lock().port(),
+            self.inner.port(),
         )))
     }
 
@@ -171,7 +169,7 @@ impl TcpListener {
 
     /// Async [`accept`](Self::accept).
     pub async fn accept_async(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let inner = poll_fn(|cx| self.inner.lock().poll_accept(cx))
+        let inner = poll_fn(|cx| self.inner.poll_accept(cx))
             .await
             .map_err(io_error)?;
         let peer = inner.peer_addr().map_err(io_error)?;

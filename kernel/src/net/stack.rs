@@ -342,6 +342,7 @@ impl Stack {
     /// memory.
     fn reap_orphans(&mut self) {
         let sockets = &mut self.sockets;
+        let before = self.orphans.len();
         self.orphans.retain(|&handle| {
             let state = sockets.get::<tcp::Socket>(handle).state();
             let gone = matches!(state, tcp::State::Closed | tcp::State::TimeWait);
@@ -350,7 +351,10 @@ impl Stack {
             }
             !gone
         });
-        self.update_pending();
+        // Counting the sockets walks them all: only when some went.
+        if self.orphans.len() != before {
+            self.update_pending();
+        }
     }
 
     fn update_pending(&mut self) {
@@ -546,7 +550,7 @@ impl TcpListener {
 
     /// The oldest connection that completed its handshake; `Pending` (with `cx`'s waker
     /// kept) until there is one.
-    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<Result<TcpStream, NetError>> {
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<TcpStream, NetError>> {
         let port = self.port;
         let result = with_stack(|s| {
             let Stack {
