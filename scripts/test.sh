@@ -10,6 +10,7 @@ ensure_rust
 ensure_lint_tools
 ensure_qemu
 ensure_e2fsprogs
+ensure_nbdkit
 
 step() { echo "== $*" >&2; }
 

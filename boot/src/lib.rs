@@ -10,6 +10,7 @@ pub mod elf;
 pub mod image;
 pub mod linuxvm;
 pub mod mbr;
+pub mod nbd;
 pub mod netns;
 pub mod qemu;
 #[cfg(test)]

@@ -69,6 +69,12 @@ ensure_e2fsprogs() {
     apt_install e2fsprogs
 }
 
+# nbdkit, for the store's power-cut test: its cache filter in writeback mode drops every
+# write not covered by a flush when it is killed (boot::nbd).
+ensure_nbdkit() {
+    command -v nbdkit >/dev/null || [ -x /usr/sbin/nbdkit ] || apt_install nbdkit
+}
+
 # Installs Debian packages when root, or says what to run.
 apt_install() {
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

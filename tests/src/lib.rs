@@ -215,6 +215,21 @@ impl Running {
         outcome
     }
 
+    /// Kills QEMU at once (SIGKILL: no grace period, the guest does nothing more), then
+    /// returns how the run ended with everything the console showed until then (status
+    /// 126 unless the guest had ended already). For a power cut, with
+    /// [`boot::nbd::NbdServer::kill_hard`].
+    pub fn kill_hard(self) -> Outcome {
+        let pid = self.guest.pid().to_string();
+        if self.guest.is_running() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        self.wait()
+    }
+
     /// Waits for the guest to end by itself (or the run's timeout).
     pub fn wait(self) -> Outcome {
         let Self { guest, netns } = self;

@@ -1,11 +1,16 @@
-//! Disks for a run: [`DiskSpec`] (a raw file, read-only or not, and its [`CacheMode`]),
-//! its QEMU words for either machine, and the checks that turn a bad path into a clear
-//! error before QEMU starts. [`super::RunConfig`] holds the list.
+//! Disks for a run: [`DiskSpec`] (a raw file or an NBD server's Unix socket, read-only or
+//! not, and its [`CacheMode`]), its QEMU words for either machine, and the checks that turn
+//! a bad path into a clear error before QEMU starts. [`super::RunConfig`] holds the list;
+//! [`crate::nbd`] starts the NBD server (nbdkit) that a power-cut test serves a disk through.
 
 use super::{Machine, escape_option};
 use std::ffi::OsString;
 use std::os::unix::fs::FileTypeExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// What [`DiskSpec::path`] starts with for a disk served by an NBD server on a Unix
+/// socket: QEMU's own URL for it, `nbd+unix:///?socket=SOCK`.
+const NBD_UNIX_URL: &str = "nbd+unix:///?socket=";
 
 /// How QEMU caches a disk's data on the host.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,7 +38,9 @@ impl CacheMode {
 /// [`super::RunConfig::disks`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiskSpec {
-    /// A raw disk file (or block device).
+    /// A raw disk file (or block device), or QEMU's URL of an NBD export on a Unix
+    /// socket, `nbd+unix:///?socket=SOCK` (made by [`DiskSpec::nbd`]). QEMU's `file=`
+    /// takes either, and so does this field.
     pub path: PathBuf,
     /// Attach with `readonly=on`: the device reports itself read-only and QEMU refuses
     /// writes.
@@ -57,6 +64,24 @@ impl DiskSpec {
             read_only: true,
             ..Self::new(path)
         }
+    }
+
+    /// A writable disk served by the NBD server listening on the Unix socket `socket`
+    /// (such as [`crate::nbd::NbdServer`]), with QEMU's client in `cache=writeback` mode:
+    /// in writethrough mode QEMU would follow every write with a flush, and a power cut
+    /// could then never lose a write the guest did not flush.
+    pub fn nbd(socket: impl AsRef<Path>) -> Self {
+        let mut path = OsString::from(NBD_UNIX_URL);
+        path.push(socket.as_ref());
+        Self::new(path)
+    }
+
+    /// The NBD server's socket if this disk is one ([`DiskSpec::nbd`]).
+    pub fn nbd_socket(&self) -> Option<&Path> {
+        self.path
+            .to_str()?
+            .strip_prefix(NBD_UNIX_URL)
+            .map(Path::new)
     }
 
     /// Parses `PATH[,ro]`, the value of `--disk`.
@@ -89,8 +114,11 @@ impl DiskSpec {
 
     /// Checks what QEMU would find when it opens the disk, so that a bad path is a clear
     /// error before QEMU starts: the file exists, is a file or block device, can be read,
-    /// and (unless read-only) written.
+    /// and (unless read-only) written; for an NBD disk, that its server's socket is there.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(socket) = self.nbd_socket() {
+            return self.check_nbd(socket);
+        }
         let shown = self.path.display();
         let meta = std::fs::metadata(&self.path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!("disk {shown}: no such file"),
@@ -119,6 +147,34 @@ impl DiskSpec {
                          read-only, give `--disk {shown},ro`"
                     )
                 })?;
+        }
+        Ok(())
+    }
+
+    /// Checks an NBD disk: its socket is there and is a socket, its path fits in QEMU's
+    /// URL as it is, and the client caches writes (see [`DiskSpec::nbd`]).
+    fn check_nbd(&self, socket: &Path) -> Result<(), String> {
+        let shown = socket.display();
+        let plain = |b: &u8| b.is_ascii_alphanumeric() || b"/._-+".contains(b);
+        if !socket.as_os_str().as_encoded_bytes().iter().all(plain) {
+            return Err(format!(
+                "NBD socket {shown}: use a path of letters, digits and /._-+ only (it goes \
+                 into QEMU's nbd+unix URL unescaped)"
+            ));
+        }
+        if self.cache != CacheMode::Writeback {
+            return Err(format!(
+                "NBD socket {shown}: an NBD disk needs cache=writeback on QEMU's side"
+            ));
+        }
+        let meta = std::fs::metadata(socket).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("NBD socket {shown}: no such file (is the NBD server running?)")
+            }
+            _ => format!("NBD socket {shown}: {e}"),
+        })?;
+        if !meta.file_type().is_socket() {
+            return Err(format!("NBD socket {shown}: not a Unix socket"));
         }
         Ok(())
     }
@@ -195,6 +251,66 @@ mod tests {
             DiskSpec::new("/proc/sys/kernel/osrelease"),
             "cannot open it for writing (Permission denied (os error 13)); to attach it \
              read-only, give `--disk /proc/sys/kernel/osrelease,ro`",
+        );
+    }
+
+    #[test]
+    fn an_nbd_disk_is_a_writeback_client_of_the_unix_socket() {
+        let disk = DiskSpec::nbd("/tmp/x/nbd.sock");
+        assert_eq!(disk.nbd_socket(), Some(Path::new("/tmp/x/nbd.sock")));
+        assert_eq!(DiskSpec::new("/tmp/d.img").nbd_socket(), None);
+        let [drive, opt, device, dev] = disk.qemu_args(0, Machine::Microvm);
+        assert_eq!(drive, "-drive");
+        assert_eq!(
+            opt,
+            "file=nbd+unix:///?socket=/tmp/x/nbd.sock,format=raw,if=none,id=vd0,\
+             werror=report,rerror=report,cache=writeback"
+        );
+        assert_eq!(device, "-device");
+        assert_eq!(dev, "virtio-blk-device,drive=vd0");
+        let [_, opt, _, dev] = DiskSpec {
+            read_only: true,
+            ..DiskSpec::nbd("/s")
+        }
+        .qemu_args(2, Machine::Q35);
+        assert_eq!(
+            opt,
+            "file=nbd+unix:///?socket=/s,format=raw,if=none,id=vd2,werror=report,\
+             rerror=report,cache=writeback,readonly=on"
+        );
+        assert_eq!(dev, "virtio-blk-pci,drive=vd2,disable-legacy=on");
+        // `--disk URL,ro` reads the same way as a file's.
+        assert_eq!(
+            DiskSpec::parse("nbd+unix:///?socket=/s,ro").nbd_socket(),
+            Some(Path::new("/s"))
+        );
+    }
+
+    #[test]
+    fn an_nbd_disk_needs_its_socket_and_no_file() {
+        let tmp = TempDir::new("nbd-disks");
+        let socket = tmp.0.join("nbd.sock");
+        check_fails(DiskSpec::nbd(&socket), "(is the NBD server running?)");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        DiskSpec::nbd(&socket).check().unwrap();
+        check_all(&[DiskSpec::nbd(&socket), DiskSpec::nbd(&socket)]).unwrap();
+        check_fails(
+            DiskSpec {
+                cache: CacheMode::None,
+                ..DiskSpec::nbd(&socket)
+            },
+            "an NBD disk needs cache=writeback",
+        );
+        let file = tmp.0.join("d.img");
+        std::fs::write(&file, [0u8; 512]).unwrap();
+        check_fails(DiskSpec::nbd(&file), "not a Unix socket");
+        check_fails(
+            DiskSpec::nbd("/tmp/a,b.sock"),
+            "letters, digits and /._-+ only",
+        );
+        check_fails(
+            DiskSpec::nbd("/tmp/a&b.sock"),
+            "letters, digits and /._-+ only",
         );
     }
 }
