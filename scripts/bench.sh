@@ -6,6 +6,7 @@
 #   scripts/bench.sh blk [--seconds N] [--disk-mib N]
 #   scripts/bench.sh http [--runs N] [--seconds N]    (root: a tap in a network namespace)
 #   scripts/bench.sh tcp [--runs N] [--mib N]         (root: a tap in a network namespace)
+#   scripts/bench.sh store [--seconds N] [--puts N] [--disk-mib N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure-deps.sh
@@ -38,6 +39,14 @@ ensure_blk_deps() {
     BENCH=blk ensure_baseline_deps "${missing[@]}"
 }
 
+# store: fio (in the Linux baseline VM and natively) and mke2fs (the VM's ext4 disk).
+ensure_store_deps() {
+    ensure_e2fsprogs
+    local missing=()
+    command -v fio >/dev/null || missing+=(fio)
+    BENCH=store ensure_baseline_deps "${missing[@]}"
+}
+
 # http and tcp: wrk (the load generator), socat (in the Linux VM), mke2fs (httpd's page on an
 # ext4 disk), and the shared libraries of Debian's nginx, which the benchmark fetches with
 # apt-get download and runs from target/ without installing it (the package would start a
@@ -61,5 +70,6 @@ case " $* " in
 *" blk "*) ensure_blk_deps ;;
 *" http "*) ensure_net_bench_deps http ;;
 *" tcp "*) ensure_net_bench_deps tcp ;;
+*" store "*) ensure_store_deps ;;
 esac
 exec_host_tool bench "$@"

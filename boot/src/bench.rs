@@ -8,23 +8,27 @@
 //! threads. `blk` ([`blk`]): virtio-blk IOPS and MB/s beside fio in a Linux microVM and on
 //! the host. `http` ([`http`]): httpd under wrk beside nginx in a Linux microVM and on the
 //! host, and the least memory httpd serves in. `tcp` ([`tcp`]): TCP throughput both ways
-//! beside socat in a Linux microVM (both through [`net`]).
+//! beside socat in a Linux microVM (both through [`net`]). `store` ([`store`]): durable
+//! puts of `libos::store` (storectl) beside fio with fdatasync on ext4 in a Linux microVM
+//! and on the host, flushes counted by QEMU.
 
 use crate::image::{self, Format, Profile};
 use crate::qemu::{self, Accel, Ending, RunConfig};
 use std::time::Duration;
 
+mod baseline;
 mod blk;
 mod fields;
 mod http;
 mod net;
 mod session;
+mod store;
 mod tcp;
 
 type Failure = String;
 
-/// Entry from the CLI: `bench boot|clock|sched|blk|http|tcp [--runs N] [--slow]
-/// [--seconds N] [--disk-mib N] [--mib N]`. Returns the exit status. (`bench tcp-client
+/// Entry from the CLI: `bench boot|clock|sched|blk|http|tcp|store [--runs N] [--slow]
+/// [--seconds N] [--disk-mib N] [--mib N] [--puts N]`. Returns the exit status. (`bench tcp-client
 /// ...` is `bench tcp`'s host-side tool, which it runs inside its network namespace.)
 pub fn main(args: &[String]) -> Result<u8, BenchError> {
     if args.first().map(String::as_str) == Some("tcp-client") {
@@ -34,6 +38,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
     let mut seconds = None;
     let mut disk_mib = 256u64;
     let mut mib = 256u64;
+    let mut puts = 5000u64;
     let mut slow = false;
     let mut which = None;
     let mut it = args.iter();
@@ -47,7 +52,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                         .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?,
                 );
             }
-            "--seconds" | "--disk-mib" | "--mib" => {
+            "--seconds" | "--disk-mib" | "--mib" | "--puts" => {
                 let value = it
                     .next()
                     .and_then(|v| v.parse::<u64>().ok())
@@ -56,6 +61,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                 match arg.as_str() {
                     "--seconds" => seconds = Some(value),
                     "--disk-mib" => disk_mib = value,
+                    "--puts" => puts = value,
                     _ => mib = value,
                 }
             }
@@ -63,6 +69,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
             "blk" => which = Some("blk"),
             "http" => which = Some("http"),
             "tcp" => which = Some("tcp"),
+            "store" => which = Some("store"),
             "--slow" => slow = true, // full run count for slow rows too
             "clock" => which = Some("clock"),
             "sched" => which = Some("sched"),
@@ -82,8 +89,14 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
             http::http(runs.unwrap_or(3), seconds.unwrap_or(10)).map_err(BenchError::Failed)
         }
         Some("tcp") => tcp::tcp(runs.unwrap_or(3), mib).map_err(BenchError::Failed),
+        Some("store") => store::store(store::Options {
+            seconds: seconds.unwrap_or(10),
+            puts,
+            disk_mib,
+        })
+        .map_err(BenchError::Failed),
         _ => Err(BenchError::Usage(
-            "expected a benchmark: boot, clock, sched, blk, http or tcp".into(),
+            "expected a benchmark: boot, clock, sched, blk, http, tcp or store".into(),
         )),
     }
 }

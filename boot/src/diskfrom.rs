@@ -49,7 +49,7 @@ pub fn ext4_image_from_dir(dir: &Path) -> Result<PathBuf, String> {
 
 /// Where `mke2fs` is: on `PATH`, or in `/sbin` or `/usr/sbin` (not on a user's `PATH`
 /// everywhere).
-fn find_mke2fs() -> Result<PathBuf, String> {
+pub(crate) fn find_mke2fs() -> Result<PathBuf, String> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])

@@ -5,9 +5,10 @@
 //! `busybox-static` (`apt-get download`, `dpkg -x`), pulls the PVH-capable `vmlinux` out of
 //! the bzImage, and packs an initramfs (cpio newc, written by `cpio`) with busybox, the virtio
 //! modules and the benchmark's own binaries with the shared libraries `ldd` names
-//! ([`LinuxVm::build_with`] adds programs at paths of its choosing and data files, e.g. a
-//! server's configuration). The result is cached under `target/linuxvm/KEY/`, keyed by the
-//! package versions, the binaries and the files. [`debian_package_file`] fetches a program
+//! ([`LinuxVm::build_with`] adds programs at paths of its choosing, data files, e.g. a
+//! server's configuration, and more kernel modules, e.g. ext4). The result is cached under
+//! `target/linuxvm/KEY/`, keyed by the package versions, the binaries, the files and the
+//! modules. [`debian_package_file`] fetches a program
 //! from a Debian package without installing it (no service starts on the host).
 //! [`LinuxVm::command`] boots it on `-M microvm` (ACPI on: Debian's `virtio_mmio` finds its
 //! devices only in the DSDT) under TCG (Linux does not boot under this host's `kvm_pvm`) with
@@ -63,6 +64,10 @@ pub struct Contents {
     pub placed: Vec<(PathBuf, String)>,
     /// Data files: (absolute path in the VM, contents), mode 0644.
     pub files: Vec<(String, Vec<u8>)>,
+    /// Kernel modules loaded after the virtio ones, with their dependencies, in this order
+    /// (e.g. `crc32c_generic` then `ext4`: ext4 asks the crypto API for crc32c by name, so
+    /// no `depends=` names it, and the VM has no modprobe to find it).
+    pub modules: Vec<String>,
 }
 
 impl LinuxVm {
@@ -120,6 +125,10 @@ impl LinuxVm {
         for (path, data) in &contents.files {
             key_parts.push(format!("file {path} {}", fnv1a(data)));
         }
+        // (Only when there are any: VMs without extra modules keep their cache entries.)
+        if !contents.modules.is_empty() {
+            key_parts.push(format!("modules {}", contents.modules.join(" ")));
+        }
         let root = crate::image::workspace_root()
             .join("target")
             .join("linuxvm");
@@ -150,6 +159,7 @@ impl LinuxVm {
             ],
             &programs,
             &contents.files,
+            &contents.modules,
         );
         if let Err(e) = result {
             let _ = fs::remove_dir_all(&work);
@@ -335,13 +345,14 @@ fn download_and_unpack(
 }
 
 /// Downloads and unpacks the packages in `work`, then writes `work/out/{vmlinux,
-/// initramfs.cpio}` with `programs` (host file, path in the VM without a leading `/`) and
-/// `files`.
+/// initramfs.cpio}` with `programs` (host file, path in the VM without a leading `/`),
+/// `files` and `extra_modules` (after [`MODULES`]).
 fn build_into(
     work: &Path,
     packages: &[(&str, &str)],
     programs: &[(PathBuf, String)],
     files: &[(String, Vec<u8>)],
+    extra_modules: &[String],
 ) -> Result<(), String> {
     let unpacked = work.join("root");
     for (name, version) in packages {
@@ -384,7 +395,12 @@ fn build_into(
     }
     let module_dir = unpacked.join("lib/modules").join(&release).join("kernel");
     let modules = ModuleIndex::scan(&module_dir)?;
-    let order = modules.load_order(MODULES)?;
+    let wanted: Vec<&str> = MODULES
+        .iter()
+        .copied()
+        .chain(extra_modules.iter().map(String::as_str))
+        .collect();
+    let order = modules.load_order(&wanted)?;
     for name in &order {
         tree.file(
             &format!("lib/modules/{name}.ko"),

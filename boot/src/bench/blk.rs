@@ -10,12 +10,12 @@
 //! words, lifted from its QEMU command. Linux does not boot under this host's `kvm_pvm`,
 //! so the KVM column is the unikernel's alone.
 
+use super::baseline::{self, drive, load_average, prepare_disk, shared_words, with_qmp};
 use super::session::{self, BlockStats, Step};
 use crate::image::{self, Profile};
-use crate::linuxvm::{self, LinuxVm};
+use crate::linuxvm::LinuxVm;
 use crate::qemu::{self, Accel, CacheMode, DiskSpec, RunConfig};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -354,55 +354,6 @@ fn children_cpu() -> Result<Duration, String> {
     Ok(Duration::from_millis(ticks * 10))
 }
 
-/// The host's 1-minute load average, for the reader to judge the noise.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
-}
-
-/// Writes the disk file with pseudo-random bytes (every block allocated, none zero-filled
-/// by the file system) and checks that it takes O_DIRECT, which `cache=none` needs.
-fn prepare_disk(path: &Path, mib: u64) -> Result<(), Failure> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    const O_DIRECT: i32 = 0o40000; // x86_64 Linux
-    let shown = qemu::display_path(path);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let mut file = std::fs::File::create(path).map_err(|e| format!("{shown}: {e}"))?;
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut chunk = vec![0u8; 1 << 20];
-    for _ in 0..mib {
-        for word in chunk.chunks_exact_mut(8) {
-            // xorshift64: never zero.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            word.copy_from_slice(&state.to_le_bytes());
-        }
-        file.write_all(&chunk)
-            .map_err(|e| format!("{shown}: {e}"))?;
-    }
-    file.sync_all().map_err(|e| format!("{shown}: {e}"))?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if meta.blocks() * 512 < mib << 20 {
-        return Err(format!(
-            "{shown}: only {} bytes allocated: sparse",
-            meta.blocks() * 512
-        ));
-    }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(O_DIRECT)
-        .open(path)
-        .map_err(|e| {
-            format!("{shown}: the file system does not take O_DIRECT ({e}); cache=none needs it")
-        })?;
-    Ok(())
-}
-
 /// The unikernel's QEMU command for one workload: the runner's own line with a QMP socket,
 /// and without `isa-debug-exit`: the guest then halts at its end instead of ending QEMU
 /// (it prints `exit: no isa-debug-exit device ... status N; halting`), so QEMU's counts can
@@ -437,40 +388,6 @@ fn ours_command(config: &RunConfig, w: Workload, seconds: u64, socket: &Path) ->
         }
     }
     cmd
-}
-
-/// The words the Linux VM takes from the unikernel's command: `-cpu`, every `-global`
-/// (the virtio-mmio version), and the disk's `-drive` and `-device`.
-fn shared_words(cmd: &Command) -> Vec<String> {
-    let args: Vec<String> = cmd
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let mut out = Vec::new();
-    for pair in args.windows(2) {
-        let take = match pair[0].as_str() {
-            "-cpu" | "-global" | "-drive" => true,
-            "-device" => !pair[1].starts_with("isa-debug-exit"),
-            _ => false,
-        };
-        if take {
-            out.extend(pair.iter().cloned());
-        }
-    }
-    out
-}
-
-fn with_qmp(words: &[String], socket: &Path) -> Vec<String> {
-    words
-        .iter()
-        .cloned()
-        .chain(session::qmp_args(socket))
-        .collect()
-}
-
-/// The drive id QEMU gives the one disk (the `device` of `query-blockstats`).
-fn drive() -> String {
-    qemu::drive_id(0)
 }
 
 /// One unikernel run: boot, let blkcheck run the workload, read QEMU's counts once the
@@ -557,94 +474,31 @@ fn linux_script(seconds: u64, workloads: &[Workload]) -> String {
 }
 
 /// All workloads in one Linux boot; QEMU's counts are read at the barriers around each.
-/// A boot that hangs (seen now and then under TCG) is tried once more.
 fn run_linux(vm: &LinuxVm, workloads: &[Workload], shared: &[String], seconds: u64) -> Column {
-    const BOOT_LIMIT: Duration = Duration::from_secs(90);
-    let mut attempt = 1;
-    loop {
-        match run_linux_once(vm, workloads, shared, seconds, BOOT_LIMIT) {
-            Err(e) if e.boot_hung && attempt < 2 => {
-                eprintln!(
-                    "linuxvm: no first barrier within {} s (a hung boot); trying once more",
-                    BOOT_LIMIT.as_secs()
-                );
-                attempt += 1;
-            }
-            Err(e) => return vec![Err(e.message); workloads.len()],
-            Ok(column) => return column,
-        }
-    }
-}
-
-/// Why a Linux run gave no results.
-struct LinuxFailure {
-    message: String,
-    /// It never reached its first barrier.
-    boot_hung: bool,
-}
-
-fn run_linux_once(
-    vm: &LinuxVm,
-    workloads: &[Workload],
-    shared: &[String],
-    seconds: u64,
-    boot_limit: Duration,
-) -> Result<Column, LinuxFailure> {
-    let fail = |message: String, boot_hung| LinuxFailure { message, boot_hung };
-    let socket = session::qmp_socket_path("linux");
     let script = linux_script(seconds, workloads);
-    let cmd = vm
-        .command(LINUX_MEM_MIB, &script, &with_qmp(shared, &socket))
-        .map_err(|e| fail(e, false))?;
-    let mut results: Vec<Option<Measure>> = vec![None; workloads.len()];
-    let mut before = vec![BlockStats::default(); workloads.len()];
-    let mut current = 0;
-    let first_barrier = format!("{}start-0", linuxvm::BARRIER_PREFIX);
-    let limits = session::Limits {
-        total: boot_limit + Duration::from_secs(workloads.len() as u64 * (seconds + 30)),
-        ready: Some((&first_barrier, boot_limit)),
-    };
-    let outcome = session::run(cmd, &socket, limits, |line, qmp| {
-        if let Some(name) = line.strip_prefix(linuxvm::BARRIER_PREFIX) {
-            let stats = qmp.block_stats(&drive())?;
-            let index = |prefix| name.strip_prefix(prefix)?.parse::<usize>().ok();
-            if let Some(i) = index("start-") {
-                current = i;
-                before[i] = stats;
-            } else if let Some(i) = index("end-")
-                && let Some(m) = &mut results[i]
-            {
-                m.host = Some(stats.since(before[i]));
-            }
-            return Ok(Step::Reply("go".into()));
-        }
-        if line.starts_with("3;fio-") {
-            results[current] = Some(parse_fio_terse(line, workloads[current])?);
-        }
-        Ok(Step::Continue)
+    let job_limit = Duration::from_secs(seconds + 30);
+    baseline::run_linux_jobs(
+        vm,
+        LINUX_MEM_MIB,
+        &script,
+        workloads.len(),
+        shared,
+        job_limit,
+    )
+    .into_iter()
+    .zip(workloads)
+    .map(|(job, &w)| {
+        let job = job?;
+        let line = job
+            .lines
+            .iter()
+            .find(|l| l.starts_with("3;fio-"))
+            .ok_or_else(|| format!("fio printed no result:\n{}", job.lines.join("\n")))?;
+        let mut measure = parse_fio_terse(line, w)?;
+        measure.host = Some(job.host);
+        Ok(measure)
     })
-    .map_err(|e| fail(e, false))?;
-    let exit = format!("{}0", linuxvm::EXIT_PREFIX);
-    let ended_well = !outcome.timed_out && outcome.lines.contains(&exit);
-    let why = || {
-        format!(
-            "Linux run {} (QEMU {:?}):\n{}",
-            if outcome.timed_out {
-                "timed out"
-            } else {
-                "failed"
-            },
-            outcome.status,
-            outcome.console()
-        )
-    };
-    if !outcome.lines.contains(&first_barrier) {
-        return Err(fail(why(), outcome.timed_out));
-    }
-    Ok(results
-        .into_iter()
-        .map(|m| m.filter(|_| ended_well).ok_or_else(why))
-        .collect())
+    .collect()
 }
 
 /// fio on the host, on the same file.
@@ -882,37 +736,6 @@ mod tests {
         assert_eq!((m.bytes, m.ops, m.errors), (1 << 20, 8, 5));
         assert!((w.value(&m) - 0.524_288).abs() < 1e-9);
         assert!(parse_fio_terse("2;fio", w).is_err());
-    }
-
-    #[test]
-    fn linux_gets_the_unikernels_device_words() {
-        let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args([
-            "-M",
-            "microvm,acpi=off",
-            "-global",
-            "virtio-mmio.force-legacy=off",
-        ])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .args(["-accel", "tcg", "-cpu", "max", "-kernel", "k.elf"])
-        .args([
-            "-drive",
-            "file=d.img,format=raw,if=none,id=vd0,cache=none,aio=native",
-        ])
-        .args(["-device", "virtio-blk-device,drive=vd0"]);
-        assert_eq!(
-            shared_words(&cmd),
-            [
-                "-global",
-                "virtio-mmio.force-legacy=off",
-                "-cpu",
-                "max",
-                "-drive",
-                "file=d.img,format=raw,if=none,id=vd0,cache=none,aio=native",
-                "-device",
-                "virtio-blk-device,drive=vd0"
-            ]
-        );
     }
 
     #[test]

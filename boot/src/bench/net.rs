@@ -161,6 +161,7 @@ pub(super) fn network_vm() -> Result<LinuxVm, String> {
         binaries: vec!["socat".into()],
         placed: vec![(nginx, "/usr/sbin/nginx".into())],
         files,
+        ..Contents::default()
     })
 }
 
