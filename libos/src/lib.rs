@@ -13,7 +13,7 @@
 //! }
 //! ```
 //!
-//! Modules: [`io`] (errors, `Read`/`Write`/`Seek`, print macros), [`block`] (disks), [`net`] (TCP and UDP), [`task`] (`block_on`), [`env`] (arguments), [`process`] (exit, statuses),
+//! Modules: [`io`] (errors, `Read`/`Write`/`Seek`, print macros), [`block`] (disks), [`store`] (durable key-value storage), [`net`] (TCP and UDP), [`task`] (`block_on`), [`env`] (arguments), [`process`] (exit, statuses),
 //! [`thread`] (cooperative threads), [`sync`] (locks, condition variables, channels), [`time`] (`Instant`, `Duration`, `sleep`),
 //! [`prelude`] (heap types from `alloc`).
 
@@ -28,6 +28,7 @@ pub mod fs;
 pub mod io;
 pub mod net;
 pub mod process;
+pub mod store;
 pub mod sync;
 pub mod task;
 pub mod thread;

@@ -26,7 +26,11 @@ mod testdisk;
 #[cfg(test)]
 mod tests;
 
-pub use log::{Class, GroupWrite, Log, Lookup, Op, Options, Stats};
+pub use index::Loc;
+pub use log::{
+    Append, Class, GroupWrite, Log, Lookup, Op, Options, RecordReader, Recovery, Stats, Step,
+    read_step,
+};
 
 use core::fmt;
 
@@ -56,6 +60,8 @@ pub enum Error {
     Unsupported {
         block_size: u64,
     },
+    /// There is no disk by that name.
+    NoSuchDisk,
     /// The disk is already open as a store.
     AlreadyOpen,
     /// The disk, or the store, is read-only.
@@ -90,6 +96,8 @@ pub enum Error {
     },
     /// The store was closed.
     Closed,
+    /// No memory for the store's threads or buffers.
+    OutOfMemory,
 }
 
 /// Which device operation failed.
@@ -126,6 +134,7 @@ impl fmt::Display for Error {
             Self::Unsupported { block_size } => {
                 write!(f, "unsupported block size {block_size}")
             }
+            Self::NoSuchDisk => write!(f, "no such disk"),
             Self::AlreadyOpen => write!(f, "the store is already open"),
             Self::ReadOnly => write!(f, "the store is read-only"),
             Self::Failed { offset } => write!(
@@ -153,6 +162,7 @@ impl fmt::Display for Error {
                 IoOp::Flush => write!(f, "device error on flush"),
             },
             Self::Closed => write!(f, "the store is closed"),
+            Self::OutOfMemory => write!(f, "out of memory"),
         }
     }
 }

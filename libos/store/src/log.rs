@@ -725,19 +725,27 @@ impl RecordReader {
     /// Reads the record at `loc` and returns its value if it is the record for `key` that
     /// was written there; `None` if it is not (moved, or corrupt: the caller tells which).
     pub fn read(&self, dev: &mut impl ReadAt, key: &[u8], loc: Loc) -> Result<Option<Vec<u8>>> {
+        let (start, len) = self.span(loc);
+        let mut buf = alloc::vec![0u8; len as usize];
+        self.read_log(dev, start, &mut buf)?;
+        Ok(self.decode(key, loc, start, &buf))
+    }
+
+    /// The block-aligned log range `(lsn, len)` that holds the record at `loc`.
+    pub fn span(&self, loc: Loc) -> (u64, u64) {
         let start = self.layout.round_down(loc.lsn);
         let end = self.layout.round_up(loc.lsn + u64::from(loc.len));
-        let mut buf = alloc::vec![0u8; (end - start) as usize];
-        self.read_log(dev, start, &mut buf)?;
-        let at = (loc.lsn - start) as usize;
-        Ok(
-            match format::decode_record(&buf[at..], self.seed, loc.lsn) {
-                Some((rec, _)) if rec.kind == KIND_PUT && rec.key == key => {
-                    Some(rec.value.to_vec())
-                }
-                _ => None,
-            },
-        )
+        (start, end - start)
+    }
+
+    /// The value of `key`'s record at `loc` from `buf`, the log bytes from LSN `start`;
+    /// `None` if the bytes there are not that record.
+    pub fn decode(&self, key: &[u8], loc: Loc, start: u64, buf: &[u8]) -> Option<Vec<u8>> {
+        let at = usize::try_from(loc.lsn.checked_sub(start)?).ok()?;
+        match format::decode_record(buf.get(at..)?, self.seed, loc.lsn) {
+            Some((rec, _)) if rec.kind == KIND_PUT && rec.key == key => Some(rec.value.to_vec()),
+            _ => None,
+        }
     }
 }
 
