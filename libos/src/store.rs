@@ -262,6 +262,8 @@ struct State {
     compactions_done: u64,
     compacting: bool,
     last_compaction: Option<Compaction>,
+    /// How the last pass ended.
+    last_pass: Result<Compaction>,
     /// Automatic passes wait until the tail reaches this (a pass that found little to
     /// reclaim is not repeated at once).
     auto_after: u64,
@@ -372,6 +374,7 @@ impl Store {
                 compactions_done: 0,
                 compacting: false,
                 last_compaction: None,
+                last_pass: Err(Error::Closed),
                 auto_after: 0,
             }),
             work: Condvar::new(),
@@ -602,14 +605,16 @@ impl Store {
             if st.log.stats().read_only {
                 return Err(Error::ReadOnly);
             }
-            st.compactions_wanted = st.compactions_wanted.max(st.compactions_done + 1);
-            st.compactions_done + 1
+            // A pass already running began before this call: wait for the next one.
+            let target = st.compactions_done + 1 + u64::from(st.compacting);
+            st.compactions_wanted = st.compactions_wanted.max(target);
+            target
         };
         shared.compact.notify_one();
         crate::task::block_on(poll_fn(|cx| {
             let mut st = lock(&shared.state);
             if st.compactions_done >= target {
-                return Poll::Ready(st.last_compaction.ok_or(Error::Closed));
+                return Poll::Ready(st.last_pass);
             }
             if let Some(e) = st.log.failure() {
                 return Poll::Ready(Err(e));
@@ -771,15 +776,17 @@ fn compact_loop(shared: &Shared) {
         match result {
             Ok(report) => {
                 st.last_compaction = Some(report);
-                st.compactions_done += 1;
                 st.auto_after = st.log.tail() + st.log.layout().data_len / 8;
             }
             Err(Error::Closed) => {}
-            Err(e) => {
-                // Durable data that fails its checks: stop writing rather than build on it.
-                st.log.fail(e);
-            }
+            // Durable data that fails its checks, or a device error: stop writing rather
+            // than build on it.
+            Err(e @ (Error::Corrupt { .. } | Error::Device { .. })) => st.log.fail(e),
+            // Anything else (no room for the copies) ends this pass only.
+            Err(_) => st.auto_after = st.log.tail() + st.log.layout().data_len / 8,
         }
+        st.last_pass = result;
+        st.compactions_done += 1;
         st.changed();
     }
 }
