@@ -255,6 +255,8 @@ struct State {
     version: u64,
     wakers: Vec<Waker>,
     closing: bool,
+    /// The committer has stopped: nothing more becomes durable.
+    committer_done: bool,
     flushes: u64,
     max_group_records: u64,
     /// Compaction passes asked for and finished.
@@ -368,6 +370,7 @@ impl Store {
                 version: 0,
                 wakers: Vec::new(),
                 closing: false,
+                committer_done: read_only,
                 flushes: 0,
                 max_group_records: 0,
                 compactions_wanted: 0,
@@ -388,7 +391,12 @@ impl Store {
             let committer = Builder::new()
                 .name(alloc::format!("store-commit {name}"))
                 .io_priority()
-                .spawn(move || commit_loop(&s))
+                .spawn(move || {
+                    commit_loop(&s);
+                    let mut st = lock(&s.state);
+                    st.committer_done = true;
+                    st.changed();
+                })
                 .map_err(|_| Error::OutOfMemory)?;
             threads.push(committer);
             let s = shared.clone();
@@ -661,7 +669,7 @@ async fn wait_durable(shared: &Shared, end: u64) -> Result {
         if let Some(e) = st.log.failure() {
             return Poll::Ready(Err(e));
         }
-        if st.closing && !st.log.has_open_records() && !st.log.is_writing() {
+        if st.committer_done {
             return Poll::Ready(Err(Error::Closed));
         }
         st.wakers.push(cx.waker().clone());
@@ -704,12 +712,7 @@ fn commit_loop(shared: &Shared) {
                 st = shared.work.wait(st).unwrap_or_else(|e| match e {});
             }
         };
-        let records = u64::from(u32::from_le_bytes([
-            group.bytes[12],
-            group.bytes[13],
-            group.bytes[14],
-            group.bytes[15],
-        ]));
+        let records = u64::from(group.records);
         for (offset, range) in group.extents(&layout) {
             if shared.disk.write_at(&group.bytes[range], offset).is_err() {
                 fail(shared, write_error(offset));

@@ -92,6 +92,8 @@ pub struct GroupWrite {
     pub lsn: u64,
     /// LSN after the group (padding included).
     pub end: u64,
+    /// Records in the group.
+    pub records: u32,
     pub bytes: Arc<Vec<u8>>,
 }
 
@@ -535,12 +537,14 @@ impl Log {
             body_len,
             lsn,
         );
+        let records = self.open_count;
         self.open_count = 0;
         self.open_lsn += span;
         self.groups += 1;
         let group = GroupWrite {
             lsn,
             end: lsn + span,
+            records,
             bytes: Arc::new(bytes),
         };
         self.sealed = Some(group.clone());
