@@ -38,7 +38,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
     let mut seconds = None;
     let mut disk_mib = 256u64;
     let mut mib = 256u64;
-    let mut puts = 5000u64;
+    let mut puts = 20_000u64;
     let mut slow = false;
     let mut which = None;
     let mut it = args.iter();

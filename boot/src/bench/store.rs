@@ -49,7 +49,7 @@ const TARGET_COMPACTION_P999_MS: f64 = 50.0;
 pub(super) struct Options {
     /// fio's run time per row.
     pub seconds: u64,
-    /// storectl's puts per put phase (and gets in the get phase).
+    /// storectl's `--puts` and `--gets`.
     pub puts: u64,
     /// Size of each disk file.
     pub disk_mib: u64,
@@ -85,7 +85,7 @@ impl PhaseKind {
         match self {
             Self::PutOne => "put, 1 writer".into(),
             Self::PutMany => format!("put, {WRITERS} writers"),
-            Self::Get => "get".into(),
+            Self::Get => format!("get, {WRITERS} readers"),
             Self::PutDuringCompaction => format!("put, {WRITERS} writers, compacting"),
         }
     }
@@ -146,8 +146,8 @@ pub(super) fn store(options: Options) -> Result<u8, Failure> {
         qemu::display_path(&bench_dir)
     );
     println!(
-        "ours: storectl bench, {puts} puts per put phase, {puts} gets, {VALUE_SIZE}-byte values, \
-         unique keys; linux: fio on ext4 (mke2fs on the host, default mount: data=ordered), \
+        "ours: storectl bench --puts {puts} --gets {puts} (the ops column says what each phase \
+         did), {VALUE_SIZE}-byte values, unique keys; linux: fio on ext4 (mke2fs on the host, default mount: data=ordered), \
          {FIO_BLOCK}-byte writes, fdatasync after each, {seconds} s per row; native: the same \
          fio job in {}",
         qemu::display_path(&native_dir)
@@ -211,13 +211,19 @@ pub(super) fn store(options: Options) -> Result<u8, Failure> {
         fio_args(&native_dir.to_string_lossy(), seconds, WRITERS).join(" ")
     );
 
-    let ours = match &storectl {
+    let (ours, ours_notes) = match &storectl {
         Ok(_) => run_ours(&ours_config, puts, &ours_socket),
-        Err(why) => Err(why.clone()),
+        Err(why) => (Err(why.clone()), Vec::new()),
     };
     let linux = run_linux(&vm, &script, &linux_words, seconds);
     let native = run_native(&native_dir, seconds);
     print!("{}", table(&ours, &linux, &native));
+    if !ours_notes.is_empty() {
+        println!("storectl also said:");
+        for note in &ours_notes {
+            println!("  {note}");
+        }
+    }
     print!("{}", summary(&ours, &linux));
     println!(
         "host load average at start: {load_start}; at end: {}",
@@ -276,7 +282,19 @@ fn ours_command(config: &RunConfig, puts: u64, socket: &Path) -> Command {
 }
 
 /// Formats the store, then runs `storectl bench` with QEMU's counts read at every mark.
-fn run_ours(config: &RunConfig, puts: u64, socket: &Path) -> Column {
+/// Also returns storectl's other summary lines (its store and compaction counts).
+fn run_ours(config: &RunConfig, puts: u64, socket: &Path) -> (Column, Vec<String>) {
+    let mut notes = Vec::new();
+    let column = run_ours_column(config, puts, socket, &mut notes);
+    (column, notes)
+}
+
+fn run_ours_column(
+    config: &RunConfig,
+    puts: u64,
+    socket: &Path,
+    notes: &mut Vec<String>,
+) -> Column {
     config.check()?;
     let mut format = config.clone();
     format.app_args = vec!["format".into(), "--force".into()];
@@ -293,7 +311,7 @@ fn run_ours(config: &RunConfig, puts: u64, socket: &Path) -> Column {
     let mut done = false;
     // Generous: a slow phase is a result too, but a hang must end.
     let limits = session::Limits {
-        total: Duration::from_secs(120 + puts / 20),
+        total: Duration::from_secs(120 + puts / 100),
         ready: Some(("bench: mark ", Duration::from_secs(60))),
     };
     let transcript = session::run(
@@ -308,6 +326,8 @@ fn run_ours(config: &RunConfig, puts: u64, socket: &Path) -> Column {
             } else if line.trim() == "bench: done" {
                 done = true;
                 return Ok(Step::Stop);
+            } else if line.starts_with("bench: ") || line.starts_with("compaction ") {
+                notes.push(line.to_string());
             }
             Ok(Step::Continue)
         },
@@ -650,7 +670,7 @@ fn table(ours: &Column, linux: &Column, native: &Column) -> String {
             });
             let _ = writeln!(
                 out,
-                "  {system:<7} {:<33} phase {:<14} qemu: {host}{clat}",
+                "  {system:<7} {:<33} phase {:<18} qemu: {host}{clat}",
                 row.what, row.name
             );
         }
