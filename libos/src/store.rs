@@ -333,6 +333,10 @@ fn shut_down(shared: &Shared, threads: &Mutex<Vec<JoinHandle<()>>>) {
     for t in core::mem::take(&mut *lock(threads)) {
         let _ = t.join();
     }
+    // Free the index a slice at a time, letting other tasks run in between.
+    while lock(&shared.state).log.release_index(2048) {
+        crate::thread::yield_now();
+    }
 }
 
 impl Store {
@@ -451,6 +455,9 @@ impl Store {
         loop {
             let (found, reader) = {
                 let st = lock(&shared.state);
+                if st.closing {
+                    return Err(Error::Closed);
+                }
                 (st.log.lookup(key)?, st.log.reader())
             };
             let loc = match found {

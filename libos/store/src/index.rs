@@ -85,6 +85,18 @@ impl Index {
         old
     }
 
+    /// Frees up to `n` entries (the store is closing); true while entries remain. Freeing a
+    /// large index at once can take long enough to starve other tasks.
+    pub fn release(&mut self, n: usize) -> bool {
+        for _ in 0..n {
+            let Some((key, _)) = self.map.pop_first() else {
+                break;
+            };
+            self.bytes -= Self::cost(&key);
+        }
+        !self.map.is_empty()
+    }
+
     /// Up to `limit` keys that start with `prefix` and sort after `after` (all from the
     /// start of the prefix when `None`), in order, with their locations.
     pub fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Loc)> {

@@ -610,6 +610,12 @@ impl Log {
         self.index.scan(prefix, after, limit)
     }
 
+    /// Frees up to `n` index entries, for a store being closed (see [`Index::release`]);
+    /// true while some remain.
+    pub fn release_index(&mut self, n: usize) -> bool {
+        self.index.release(n)
+    }
+
     pub fn contains(&self, key: &[u8]) -> bool {
         self.index.get(key).is_some()
     }
