@@ -272,6 +272,11 @@ struct State {
 }
 
 impl State {
+    /// Whether an automatic compaction pass should start.
+    fn auto_compaction_due(&self) -> bool {
+        self.log.wants_compaction() && self.log.tail() >= self.auto_after
+    }
+
     fn changed(&mut self) {
         self.version += 1;
         for w in self.wakers.drain(..) {
@@ -406,9 +411,14 @@ impl Store {
             let s = shared.clone();
             let compactor = Builder::new()
                 .name(alloc::format!("store-compact {name}"))
-                .spawn(move || compact_loop(&s))
-                .map_err(|_| Error::OutOfMemory)?;
-            threads.push(compactor);
+                .spawn(move || compact_loop(&s));
+            match compactor {
+                Ok(t) => threads.push(t),
+                Err(_) => {
+                    shut_down(&shared, &Mutex::new(threads));
+                    return Err(Error::OutOfMemory);
+                }
+            }
         }
         Ok(Self {
             handle: Arc::new(Handle {
@@ -550,8 +560,10 @@ impl Store {
                     let stats = st.log.stats();
                     let dead = stats.log_bytes - stats.live_bytes.min(stats.log_bytes);
                     let asked = *full_since.get_or_insert_with(|| {
-                        st.compactions_wanted = st.compactions_done + 1;
-                        st.compactions_done
+                        // A pass already running began before this write: wait for the next.
+                        let asked = st.compactions_done + u64::from(st.compacting);
+                        st.compactions_wanted = st.compactions_wanted.max(asked + 1);
+                        asked
                     });
                     if dead < needed || st.compactions_done > asked {
                         return Poll::Ready(Err(Error::StorageFull { needed, free }));
@@ -586,7 +598,7 @@ impl Store {
         let mut out = Vec::new();
         let mut cursor: Option<Vec<u8>> = after.map(<[u8]>::to_vec);
         while out.len() < limit {
-            let keys = self.scan_keys(prefix, cursor.as_deref(), limit - out.len());
+            let keys = self.scan_keys(prefix, cursor.as_deref(), limit - out.len())?;
             let Some(last) = keys.last() else { break };
             cursor = Some(last.clone());
             for key in keys {
@@ -600,13 +612,22 @@ impl Store {
     }
 
     /// As [`scan`](Self::scan), keys only (no disk reads).
-    pub fn scan_keys(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Vec<Vec<u8>> {
+    pub fn scan_keys(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>> {
         let st = lock(&self.shared().state);
-        st.log
+        if st.closing {
+            return Err(Error::Closed);
+        }
+        Ok(st
+            .log
             .scan(prefix, after, limit)
             .into_iter()
             .map(|(k, _)| k)
-            .collect()
+            .collect())
     }
 
     /// Runs a compaction pass over the whole log as it is now and waits for it.
@@ -741,6 +762,9 @@ fn commit_loop(shared: &Shared) {
             st.flushes += 1;
             st.max_group_records = st.max_group_records.max(records);
             st.changed();
+            if !st.compacting && (st.auto_compaction_due() || st.log.checkpoint_due()) {
+                shared.compact.notify_one();
+            }
         }
         if let Durability::Relaxed { interval } = shared.durability
             && !lock(&shared.state).closing
@@ -772,9 +796,16 @@ fn compact_loop(shared: &Shared) {
                 if st.closing || st.log.failure().is_some() {
                     return;
                 }
-                let auto = st.log.wants_compaction() && st.log.tail() >= st.auto_after;
-                if st.compactions_wanted > st.compactions_done || auto {
+                if st.compactions_wanted > st.compactions_done || st.auto_compaction_due() {
                     break;
+                }
+                if st.log.checkpoint_due() {
+                    drop(st);
+                    if let Err(e) = checkpoint(shared) {
+                        fail(shared, e);
+                    }
+                    st = lock(&shared.state);
+                    continue;
                 }
                 st = shared.compact.wait(st).unwrap_or_else(|e| match e {});
             }
@@ -801,6 +832,19 @@ fn compact_loop(shared: &Shared) {
     }
 }
 
+/// Records the durable LSN in the superblock (see `Log::checkpoint_due`). Only the
+/// compactor thread writes superblocks after open, so they never race.
+fn checkpoint(shared: &Shared) -> Result {
+    let sb = lock(&shared.state).log.prepare_checkpoint();
+    shared
+        .disk
+        .write_at(&sb.encode(), sb.slot_offset())
+        .map_err(|_| write_error(sb.slot_offset()))?;
+    shared.disk.flush().map_err(|_| flush_error())?;
+    lock(&shared.state).log.head_written(sb);
+    Ok(())
+}
+
 /// One pass: compaction steps from the head until the tail as it was when the pass began.
 fn compact_pass(shared: &Shared) -> Result<Compaction> {
     let started = Instant::now();
@@ -818,31 +862,32 @@ fn compact_pass(shared: &Shared) -> Result<Compaction> {
         let Some((start, limit)) = window else { break };
         let step = logstore::read_step(reader, &mut disk, start, limit)?;
         let mut next = 0usize;
-        let mut copies_end = 0u64;
-        while next < step.records.len() {
+        let barrier = loop {
             let before = next;
-            let (r, version) = {
+            let (barrier, version) = {
                 let mut st = lock(&shared.state);
                 if st.closing {
                     return Err(Error::Closed);
                 }
                 let appended = st.log.stats().appended;
-                let r = st.log.copy_live(&step, &mut next, 128);
+                let barrier = st.log.copy_live(&step, &mut next, 128);
                 copied += st.log.stats().appended - appended;
-                (r, st.version)
+                (barrier?, st.version)
             };
             shared.work.notify_one();
-            if let Some(end) = r? {
-                copies_end = copies_end.max(end);
+            if next == step.records.len() {
+                break barrier;
             }
-            if next < (before + 128).min(step.records.len()) {
+            if next < before + 128 {
                 // The open group is full: let the committer take it.
                 wait_change(shared, version);
             } else {
                 crate::thread::yield_now();
             }
-        }
-        crate::task::block_on(wait_durable(shared, copies_end))?;
+        };
+        // The copies, and the newer records that made the others dead, must be durable
+        // before the head moves past the step.
+        crate::task::block_on(wait_durable(shared, barrier))?;
         let sb = lock(&shared.state)
             .log
             .prepare_head(step.end, step.end >= until);

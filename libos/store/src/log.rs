@@ -175,6 +175,8 @@ pub struct Log {
     sealed: Option<GroupWrite>,
     groups: u64,
     appended: u64,
+    /// See [`Log::step_barrier`].
+    step_barrier: u64,
 }
 
 /// What [`Log::open`] found.
@@ -282,6 +284,7 @@ impl Log {
             sealed: None,
             groups: 0,
             appended: 0,
+            step_barrier: 0,
         };
         let mut reader = LogReader::new(log.reader(), 1024 * 1024);
         let limit = sb.head + layout.data_len;
@@ -664,12 +667,15 @@ impl Log {
     }
 
     /// Re-appends the records of `step` from `*next` on that are still the latest for
-    /// their key, at most `max` of them, advancing `*next`. Returns the LSN the copies are
-    /// durable at (`None` if none were made), or [`Append::GroupFull`] as `Ok(None)` with
-    /// `*next` where it stopped.
-    pub fn copy_live(&mut self, step: &Step, next: &mut usize, max: usize) -> Result<Option<u64>> {
+    /// their key, at most `max` of them, advancing `*next` (it stops early when the open
+    /// group is full: wait until the committer seals it, then call again).
+    ///
+    /// Returns the LSN that must be durable before the head may move past the step: the
+    /// tail after this call. A record is skipped because a newer record for its key (or a
+    /// delete) was appended, and that newer record may not be durable yet; it, like the
+    /// copies, lies before the returned LSN.
+    pub fn copy_live(&mut self, step: &Step, next: &mut usize, max: usize) -> Result<u64> {
         self.check_writable()?;
-        let mut end = None;
         let stop = (*next + max).min(step.records.len());
         while *next < stop {
             let r = &step.records[*next];
@@ -681,21 +687,50 @@ impl Log {
             if self.index.get(key) == Some(loc) {
                 let value = &step.bytes[r.value.clone()];
                 let op = [Op::Put { key, value }];
-                match self.append(&op, Class::Compaction)? {
-                    Append::Done { end: e, .. } => end = Some(e),
-                    Append::GroupFull => return Ok(end),
+                if self.append(&op, Class::Compaction)? == Append::GroupFull {
+                    break;
                 }
             }
             *next += 1;
         }
-        Ok(end)
+        self.step_barrier = self.step_barrier.max(self.tail());
+        Ok(self.tail())
+    }
+
+    /// The LSN a compaction step's copy decisions depend on (see
+    /// [`copy_live`](Self::copy_live)); the head may move once it is durable.
+    pub fn step_barrier(&self) -> u64 {
+        self.step_barrier
+    }
+
+    /// Whether enough was committed since the superblock last recorded a durable LSN that
+    /// it should record a newer one ([`prepare_checkpoint`](Self::prepare_checkpoint)): bit
+    /// rot in a group before that LSN is reported as corruption at open, while a group that
+    /// fails its checks after it is taken for the torn end of the log.
+    pub fn checkpoint_due(&self) -> bool {
+        !self.read_only
+            && self.failed.is_none()
+            && self.durable - self.sb.tail_hint >= (self.layout.data_len / 64).max(256 * 1024)
+    }
+
+    /// The superblock that records the durable LSN as known-good. Write it and flush, then
+    /// call [`head_written`](Self::head_written).
+    pub fn prepare_checkpoint(&self) -> Superblock {
+        Superblock {
+            generation: self.sb.generation + 1,
+            tail_hint: self.durable,
+            ..self.sb
+        }
     }
 
     /// The superblock that moves the head to `new_head` (a group boundary read by a
     /// compaction step whose copies are durable). Write it and flush, then call
     /// [`head_written`](Self::head_written). `pass_done` counts a finished compaction.
     pub fn prepare_head(&self, new_head: u64, pass_done: bool) -> Superblock {
-        debug_assert!(new_head <= self.durable);
+        assert!(
+            self.head <= new_head && new_head <= self.durable && self.step_barrier <= self.durable,
+            "compaction moves the head only over durable groups, once its copies are durable"
+        );
         Superblock {
             generation: self.sb.generation + 1,
             head: new_head,

@@ -160,8 +160,9 @@ impl Sim {
             .collect()
     }
 
-    /// Appends a random batch; a full store triggers compaction instead.
-    fn write(&mut self) -> Flow {
+    /// Appends a random batch; a full store triggers compaction instead (unless this write
+    /// happens during a compaction step).
+    fn write(&mut self, may_compact: bool) -> Flow {
         let ops = self.random_ops();
         let class = if ops.iter().all(|o| matches!(o, Owned::Delete(_))) {
             Class::Delete
@@ -175,8 +176,8 @@ impl Sim {
                 Ok(())
             }
             Ok(Append::GroupFull) => self.commit(),
-            Err(Error::StorageFull { .. }) => self.compact(),
-            Err(Error::TooLarge { .. }) => Ok(()),
+            Err(Error::StorageFull { .. }) if may_compact => self.compact(),
+            Err(Error::StorageFull { .. } | Error::TooLarge { .. }) => Ok(()),
             Err(e) => panic!("append: {e}"),
         }
     }
@@ -207,10 +208,15 @@ impl Sim {
         Ok(())
     }
 
-    /// One compaction step from the head (up to the tail as it is now).
+    /// One compaction step from the head, done as `libos::store` does it: everything up to
+    /// the tail made durable first, then copy decisions with writers appending (and not
+    /// committing) in between, the copies and whatever they depended on made durable, and
+    /// the superblock that moves the head written and flushed.
     fn compact(&mut self) -> Flow {
-        self.commit()?;
         let until = self.log.tail();
+        while self.log.durable() < until {
+            self.commit()?;
+        }
         let Some((start, limit)) = self.log.compaction_window(until) else {
             return Ok(());
         };
@@ -218,21 +224,29 @@ impl Sim {
             .unwrap_or_else(|e| panic!("compaction read: {e}"));
         assert!(step.end > start);
         let mut next = 0;
-        let mut copies_end = 0;
-        while next < step.records.len() {
-            match self.log.copy_live(&step, &mut next, 16) {
-                Ok(end) => copies_end = copies_end.max(end.unwrap_or(0)),
+        let barrier = loop {
+            if self.rng.chance(40) {
+                // Writers keep writing meanwhile, overwriting and deleting keys the step holds.
+                self.write(false)?;
+            }
+            let before = next;
+            let batch = 1 + self.rng.below(16) as usize;
+            let barrier = match self.log.copy_live(&step, &mut next, batch) {
+                Ok(b) => b,
                 Err(e) => panic!("compaction copy: {e}"),
+            };
+            if next == step.records.len() {
+                break barrier;
             }
-            if self.rng.chance(30) {
-                // Writers keep writing meanwhile.
-                self.write()?;
-            }
-            if self.log.has_open_records() && self.rng.chance(30) || next < step.records.len() {
+            let group_full = next < before + batch;
+            if group_full || self.rng.chance(20) {
                 self.commit()?;
             }
+        };
+        if self.rng.chance(50) {
+            self.write(false)?;
         }
-        while self.log.durable() < copies_end {
+        while self.log.durable() < barrier {
             self.commit()?;
         }
         let sb = self.log.prepare_head(step.end, true);
@@ -242,6 +256,10 @@ impl Sim {
         self.disk.flush();
         self.log.head_written(sb);
         self.compactions += 1;
+        // Power cuts right after the head moved are where a missed dependency would show.
+        if self.rng.chance(10 * self.crash_percent) {
+            return Err(Crash);
+        }
         Ok(())
     }
 
@@ -286,7 +304,7 @@ impl Sim {
     fn run(&mut self, steps: usize) {
         for _ in 0..steps {
             let r = match self.rng.below(100) {
-                0..=59 => self.write(),
+                0..=59 => self.write(true),
                 60..=89 => self.commit(),
                 90..=95 => {
                     self.check_reads();
@@ -386,15 +404,19 @@ fn compact_all(log: &mut Log, disk: &mut PowerCutDisk) {
     while let Some((start, limit)) = log.compaction_window(until) {
         let step = read_step(log.reader(), disk, start, limit).unwrap();
         let mut next = 0;
-        while next < step.records.len() {
-            log.copy_live(&step, &mut next, usize::MAX).unwrap();
-            if let Some(g) = log.seal() {
+        loop {
+            let barrier = log.copy_live(&step, &mut next, usize::MAX).unwrap();
+            while log.durable() < barrier {
+                let g = log.seal().unwrap();
                 for (offset, range) in g.extents(&log.layout()) {
                     disk.write(offset, &g.bytes[range]).unwrap();
                 }
                 log.written(g.end);
                 disk.flush();
                 log.durable_to(g.end);
+            }
+            if next == step.records.len() {
+                break;
             }
         }
         let sb = log.prepare_head(step.end, step.end >= until);
@@ -823,4 +845,95 @@ fn scans_are_ordered_and_batches_are_atomic() {
         Err(Error::TooLarge { .. })
     ));
     assert!(!log.contains(b"big"));
+}
+
+#[test]
+fn compaction_waits_for_the_newer_write_that_made_a_record_dead() {
+    // k=v1 is acknowledged; k=v2 (and a delete of j, in one batch with it) is appended but
+    // not yet committed when compaction decides v1 is dead. Moving the head before v2 is
+    // durable would lose both on a power cut: k would come back with no value at all.
+    let (mut disk, mut log) = fresh(2 * 1024 * 1024);
+    put_now(
+        &mut log,
+        &mut disk,
+        &[Op::Put {
+            key: b"j",
+            value: b"J",
+        }],
+    )
+    .unwrap();
+    put_now(
+        &mut log,
+        &mut disk,
+        &[Op::Put {
+            key: b"k",
+            value: b"v1",
+        }],
+    )
+    .unwrap();
+    let batch = [
+        Op::Put {
+            key: b"k",
+            value: b"v2",
+        },
+        Op::Delete { key: b"j" },
+    ];
+    assert!(matches!(
+        log.append(&batch, Class::Write),
+        Ok(Append::Done { .. })
+    ));
+    let (start, limit) = log.compaction_window(u64::MAX).unwrap();
+    let step = read_step(log.reader(), &mut disk, start, limit).unwrap();
+    let mut next = 0;
+    let barrier = log.copy_live(&step, &mut next, usize::MAX).unwrap();
+    assert_eq!(next, step.records.len());
+    assert!(
+        barrier > log.durable(),
+        "the unflushed batch is a dependency"
+    );
+    // Commit up to the barrier, as libos::store does, then move the head and cut power.
+    while log.durable() < barrier {
+        let g = log.seal().unwrap();
+        for (offset, range) in g.extents(&log.layout()) {
+            disk.write(offset, &g.bytes[range]).unwrap();
+        }
+        log.written(g.end);
+        disk.flush();
+        log.durable_to(g.end);
+    }
+    let sb = log.prepare_head(step.end, true);
+    write_superblock(&mut disk, &sb);
+    disk.flush();
+    log.head_written(sb);
+    disk.power_cut(Cut::DropAll, &mut Rng::new(3));
+    let log = open(&mut disk, &Options::default()).unwrap();
+    assert_eq!(get(&log, &mut disk, b"k").unwrap().unwrap(), b"v2");
+    assert_eq!(get(&log, &mut disk, b"j").unwrap(), None);
+}
+
+#[test]
+#[should_panic(expected = "once its copies are durable")]
+fn moving_the_head_before_its_dependencies_are_durable_is_refused() {
+    let (mut disk, mut log) = fresh(2 * 1024 * 1024);
+    put_now(
+        &mut log,
+        &mut disk,
+        &[Op::Put {
+            key: b"k",
+            value: b"v1",
+        }],
+    )
+    .unwrap();
+    log.append(
+        &[Op::Put {
+            key: b"k",
+            value: b"v2",
+        }],
+        Class::Write,
+    )
+    .unwrap();
+    let (start, limit) = log.compaction_window(u64::MAX).unwrap();
+    let step = read_step(log.reader(), &mut disk, start, limit).unwrap();
+    log.copy_live(&step, &mut 0, usize::MAX).unwrap();
+    let _ = log.prepare_head(step.end, true);
 }
