@@ -937,3 +937,36 @@ fn moving_the_head_before_its_dependencies_are_durable_is_refused() {
     log.copy_live(&step, &mut 0, usize::MAX).unwrap();
     let _ = log.prepare_head(step.end, true);
 }
+
+#[test]
+fn a_checkpoint_makes_rot_before_it_an_error_instead_of_a_shorter_log() {
+    let (mut disk, mut log) = fresh(4 * 1024 * 1024);
+    let value = [9u8; 2000];
+    let mut i = 0;
+    while !log.checkpoint_due() {
+        put_now(
+            &mut log,
+            &mut disk,
+            &[Op::Put {
+                key: format!("k{i}").as_bytes(),
+                value: &value,
+            }],
+        )
+        .unwrap();
+        i += 1;
+    }
+    let sb = log.prepare_checkpoint();
+    write_superblock(&mut disk, &sb);
+    disk.flush();
+    log.head_written(sb);
+    assert!(!log.checkpoint_due());
+    let Lookup::Disk(loc) = log.lookup(b"k3").unwrap() else {
+        panic!()
+    };
+    disk.corrupt(log.layout().offset(loc.lsn) + 100);
+    let group = log.layout().round_down(log.layout().offset(loc.lsn));
+    assert_eq!(
+        open(&mut disk, &Options::default()).unwrap_err(),
+        Error::Corrupt { offset: group }
+    );
+}
