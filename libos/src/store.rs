@@ -250,9 +250,6 @@ impl Drop for Claim {
 
 struct State {
     log: Log,
-    /// Bumped on every change a waiter may be waiting for (a commit, a seal, space freed,
-    /// a failure, close).
-    version: u64,
     wakers: Vec<Waker>,
     closing: bool,
     /// The committer has stopped: nothing more becomes durable.
@@ -278,7 +275,6 @@ impl State {
     }
 
     fn changed(&mut self) {
-        self.version += 1;
         for w in self.wakers.drain(..) {
             w.wake();
         }
@@ -376,7 +372,6 @@ impl Store {
             durability: options.durability,
             state: Mutex::new(State {
                 log,
-                version: 0,
                 wakers: Vec::new(),
                 closing: false,
                 committer_done: read_only,
@@ -684,6 +679,12 @@ impl Store {
     }
 }
 
+/// Bytes of log a compaction step reads (and checks and parses without yielding).
+const STEP_BYTES: u64 = 128 * 1024;
+
+/// Records a compaction copies into one group at most.
+const COPY_BATCH: usize = 256;
+
 /// In relaxed mode, how far acknowledged writes may run ahead of durable ones.
 const RELAXED_MAX_BEHIND: u64 = 8 * 1024 * 1024;
 
@@ -706,11 +707,11 @@ async fn wait_durable(shared: &Shared, end: u64) -> Result {
     .await
 }
 
-/// Waits until the state changes from `version`.
-fn wait_change(shared: &Shared, version: u64) {
+/// Waits until the committer sealed everything appended before `lsn` (or stopped).
+fn wait_sealed(shared: &Shared, lsn: u64) {
     crate::task::block_on(poll_fn(|cx| {
         let mut st = lock(&shared.state);
-        if st.version != version || st.closing {
+        if st.log.sealed_to() >= lsn || st.committer_done || st.log.failure().is_some() {
             return Poll::Ready(());
         }
         st.wakers.push(cx.waker().clone());
@@ -766,6 +767,9 @@ fn commit_loop(shared: &Shared) {
                 shared.compact.notify_one();
             }
         }
+        // The writers just acknowledged run first and append their next records, so the
+        // next group takes them all (group commit) instead of whoever was quickest.
+        crate::thread::yield_now();
         if let Durability::Relaxed { interval } = shared.durability
             && !lock(&shared.state).closing
         {
@@ -860,30 +864,26 @@ fn compact_pass(shared: &Shared) -> Result<Compaction> {
     loop {
         let window = lock(&shared.state).log.compaction_window(until);
         let Some((start, limit)) = window else { break };
-        let step = logstore::read_step(reader, &mut disk, start, limit)?;
+        let step = logstore::read_step(reader, &mut disk, start, limit, until, STEP_BYTES)?;
         let mut next = 0usize;
         let barrier = loop {
-            let before = next;
-            let (barrier, version) = {
+            let barrier = {
                 let mut st = lock(&shared.state);
                 if st.closing {
                     return Err(Error::Closed);
                 }
                 let appended = st.log.stats().appended;
-                let barrier = st.log.copy_live(&step, &mut next, 128);
+                let barrier = st.log.copy_live(&step, &mut next, COPY_BATCH);
                 copied += st.log.stats().appended - appended;
-                (barrier?, st.version)
+                barrier?
             };
             shared.work.notify_one();
             if next == step.records.len() {
                 break barrier;
             }
-            if next < before + 128 {
-                // The open group is full: let the committer take it.
-                wait_change(shared, version);
-            } else {
-                crate::thread::yield_now();
-            }
+            // One batch of copies per group: wait until the committer sealed this one, so
+            // writers never wait behind a chunk's worth of copies.
+            wait_sealed(shared, barrier);
         };
         // The copies, and the newer records that made the others dead, must be durable
         // before the head moves past the step.

@@ -504,6 +504,11 @@ impl Log {
         }
     }
 
+    /// The LSN up to which groups are sealed (the open group starts here).
+    pub fn sealed_to(&self) -> u64 {
+        self.open_lsn
+    }
+
     /// Whether the open group holds records.
     pub fn has_open_records(&self) -> bool {
         self.open_count > 0
@@ -656,14 +661,16 @@ impl Log {
         used >= usable / 4 * 3 && used - self.live_bytes.min(used) >= self.layout.chunk()
     }
 
-    /// The head and the end of what a compaction step may read now (durable, and not past
-    /// `until`); `None` when there is nothing to compact before `until`.
+    /// The head and the end of what a compaction step may read now (the durable LSN, which
+    /// is always a group boundary); `None` when the head reached `until` or nothing durable
+    /// is left. Pass `until` on to [`read_step`]: it need not be a group boundary (a tail
+    /// taken while the open group still grew), so the step reads whole groups until one
+    /// ends at or past it.
     pub fn compaction_window(&self, until: u64) -> Option<(u64, u64)> {
         if self.read_only || self.failed.is_some() {
             return None;
         }
-        let limit = until.min(self.durable);
-        (self.head < limit).then_some((self.head, limit))
+        (self.head < until.min(self.durable)).then_some((self.head, self.durable))
     }
 
     /// Re-appends the records of `step` from `*next` on that are still the latest for
@@ -879,24 +886,28 @@ pub struct StepRecord {
     pub value: core::ops::Range<usize>,
 }
 
-/// Reads the whole groups from `start` (the head) within about one chunk, not past `limit`
-/// (from [`Log::compaction_window`]). A group that fails its checks here was durable, so
-/// that is corruption, reported with its disk offset.
+/// Reads whole groups from `start` (the head) within about `bytes` (at most a chunk; at
+/// least one group), not past `limit` (both from [`Log::compaction_window`]), and none that
+/// starts at or after `until`. A group that fails its checks here was durable, so that is
+/// corruption, reported with its disk offset. Smaller steps keep the time a step's
+/// checksums and parsing take (without yielding) short; each costs a superblock write.
 pub fn read_step(
     reader: RecordReader,
     dev: &mut impl ReadAt,
     start: u64,
     limit: u64,
+    until: u64,
+    bytes: u64,
 ) -> Result<Step> {
     let layout = reader.layout;
-    let chunk = layout.chunk();
+    let chunk = layout.chunk().min(bytes.max(layout.block));
     let mut log = LogReader::new(reader, chunk);
     let mut step = Step {
         start,
         end: start,
         ..Step::default()
     };
-    while step.end < limit && (step.end == start || step.end - start < chunk) {
+    while step.end < limit.min(until) && (step.end == start || step.end - start < chunk) {
         let lsn = step.end;
         let Some((h, bytes)) = log.group(dev, lsn, limit)? else {
             return Err(Error::Corrupt {

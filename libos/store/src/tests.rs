@@ -214,14 +214,26 @@ impl Sim {
     /// the superblock that moves the head written and flushed.
     fn compact(&mut self) -> Flow {
         let until = self.log.tail();
+        if self.rng.chance(50) {
+            // The open group may grow past `until` before it is sealed.
+            self.write(false)?;
+        }
         while self.log.durable() < until {
             self.commit()?;
         }
         let Some((start, limit)) = self.log.compaction_window(until) else {
             return Ok(());
         };
-        let step = read_step(self.log.reader(), &mut self.disk, start, limit)
-            .unwrap_or_else(|e| panic!("compaction read: {e}"));
+        let step_bytes = 4096 << self.rng.below(6);
+        let step = read_step(
+            self.log.reader(),
+            &mut self.disk,
+            start,
+            limit,
+            until,
+            step_bytes,
+        )
+        .unwrap_or_else(|e| panic!("compaction read: {e}"));
         assert!(step.end > start);
         let mut next = 0;
         let barrier = loop {
@@ -402,7 +414,7 @@ fn put_now(log: &mut Log, disk: &mut PowerCutDisk, ops: &[Op<'_>]) -> crate::Res
 fn compact_all(log: &mut Log, disk: &mut PowerCutDisk) {
     let until = log.tail();
     while let Some((start, limit)) = log.compaction_window(until) {
-        let step = read_step(log.reader(), disk, start, limit).unwrap();
+        let step = read_step(log.reader(), disk, start, limit, until, u64::MAX).unwrap();
         let mut next = 0;
         loop {
             let barrier = log.copy_live(&step, &mut next, usize::MAX).unwrap();
@@ -883,7 +895,7 @@ fn compaction_waits_for_the_newer_write_that_made_a_record_dead() {
         Ok(Append::Done { .. })
     ));
     let (start, limit) = log.compaction_window(u64::MAX).unwrap();
-    let step = read_step(log.reader(), &mut disk, start, limit).unwrap();
+    let step = read_step(log.reader(), &mut disk, start, limit, u64::MAX, u64::MAX).unwrap();
     let mut next = 0;
     let barrier = log.copy_live(&step, &mut next, usize::MAX).unwrap();
     assert_eq!(next, step.records.len());
@@ -933,7 +945,7 @@ fn moving_the_head_before_its_dependencies_are_durable_is_refused() {
     )
     .unwrap();
     let (start, limit) = log.compaction_window(u64::MAX).unwrap();
-    let step = read_step(log.reader(), &mut disk, start, limit).unwrap();
+    let step = read_step(log.reader(), &mut disk, start, limit, u64::MAX, u64::MAX).unwrap();
     log.copy_live(&step, &mut 0, usize::MAX).unwrap();
     let _ = log.prepare_head(step.end, true);
 }
