@@ -39,10 +39,22 @@ impl NbdServer {
     /// nbdkit also ends when the thread that called this ends (`--exit-with-parent`), so
     /// a test that dies leaves none behind.
     pub fn spawn(disk: &Path) -> Result<Self, String> {
-        Self::spawn_program(Path::new(NBDKIT), disk, READY_TIMEOUT)
+        Self::spawn_program(Path::new(NBDKIT), disk, None, READY_TIMEOUT)
     }
 
-    fn spawn_program(program: &Path, disk: &Path, limit: Duration) -> Result<Self, String> {
+    /// As [`NbdServer::spawn`], with every write request held `delay` before it reaches
+    /// the cache (nbdkit's delay filter): a slow disk, on which a guest gets through fewer
+    /// writes between two moments (nbdkit serves one request at a time).
+    pub fn spawn_slow(disk: &Path, delay: Duration) -> Result<Self, String> {
+        Self::spawn_program(Path::new(NBDKIT), disk, Some(delay), READY_TIMEOUT)
+    }
+
+    fn spawn_program(
+        program: &Path,
+        disk: &Path,
+        write_delay: Option<Duration>,
+        limit: Duration,
+    ) -> Result<Self, String> {
         let disk = disk
             .canonicalize()
             .map_err(|e| format!("NBD disk {}: {e}", disk.display()))?;
@@ -54,7 +66,8 @@ impl NbdServer {
         let log = dir.join("nbdkit.log");
         let stderr =
             std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
-        let child = Self::command(program, &disk, &socket, &dir.join("nbdkit.pid"))
+        let pidfile = dir.join("nbdkit.pid");
+        let child = Self::command(program, &disk, &socket, &pidfile, write_delay)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -82,17 +95,31 @@ impl NbdServer {
     }
 
     /// The nbdkit command line: in the foreground, on the Unix socket `socket`, the file
-    /// plugin for `disk` under the cache filter in writeback mode; `pidfile` appears once
-    /// it accepts connections.
-    pub fn command(program: &Path, disk: &Path, socket: &Path, pidfile: &Path) -> Command {
+    /// plugin for `disk` under the cache filter in writeback mode, and with a
+    /// `write_delay`, the delay filter in front of the cache; `pidfile` appears once nbdkit
+    /// accepts connections.
+    pub fn command(
+        program: &Path,
+        disk: &Path,
+        socket: &Path,
+        pidfile: &Path,
+        write_delay: Option<Duration>,
+    ) -> Command {
         let mut cmd = Command::new(program);
         cmd.args(["-f", "--exit-with-parent", "-U"])
             .arg(socket)
             .arg("-P")
-            .arg(pidfile)
-            .args(["--filter=cache", "file"])
+            .arg(pidfile);
+        // The first filter is the one nearest the client.
+        if write_delay.is_some() {
+            cmd.arg("--filter=delay");
+        }
+        cmd.args(["--filter=cache", "file"])
             .arg(disk)
             .arg("cache=writeback");
+        if let Some(delay) = write_delay {
+            cmd.arg(format!("delay-write={}ms", delay.as_millis()));
+        }
         cmd
     }
 
@@ -194,11 +221,24 @@ mod tests {
             Path::new("/d/disk.img"),
             Path::new("/t/nbd.sock"),
             Path::new("/t/nbdkit.pid"),
+            None,
         );
         assert_eq!(
             shell_words(&cmd),
             "nbdkit -f --exit-with-parent -U /t/nbd.sock -P /t/nbdkit.pid --filter=cache \
              file /d/disk.img cache=writeback"
+        );
+        let cmd = NbdServer::command(
+            Path::new("nbdkit"),
+            Path::new("/d/disk.img"),
+            Path::new("/t/nbd.sock"),
+            Path::new("/t/nbdkit.pid"),
+            Some(Duration::from_millis(20)),
+        );
+        assert_eq!(
+            shell_words(&cmd),
+            "nbdkit -f --exit-with-parent -U /t/nbd.sock -P /t/nbdkit.pid --filter=delay \
+             --filter=cache file /d/disk.img cache=writeback delay-write=20ms"
         );
     }
 
@@ -207,8 +247,9 @@ mod tests {
         let tmp = TempDir::new("nbd-missing");
         let disk = tmp.0.join("d.img");
         std::fs::write(&disk, [0u8; 4096]).unwrap();
-        let err = NbdServer::spawn_program(Path::new("/nonexistent/nbdkit"), &disk, READY_TIMEOUT)
-            .unwrap_err();
+        let err =
+            NbdServer::spawn_program(Path::new("/nonexistent/nbdkit"), &disk, None, READY_TIMEOUT)
+                .unwrap_err();
         assert!(
             err.starts_with("/nonexistent/nbdkit not found: serving a disk over NBD needs nbdkit; run `apt-get install -y nbdkit`"),
             "{err}"
@@ -216,7 +257,8 @@ mod tests {
         let err = NbdServer::spawn(&tmp.0.join("none.img")).unwrap_err();
         assert!(err.contains("none.img: No such file"), "{err}");
         // A program that ends at once: its end is reported, not a timeout.
-        let err = NbdServer::spawn_program(Path::new("false"), &disk, READY_TIMEOUT).unwrap_err();
+        let err =
+            NbdServer::spawn_program(Path::new("false"), &disk, None, READY_TIMEOUT).unwrap_err();
         assert!(
             err.starts_with("nbdkit ended (exit status: 1) before it listened"),
             "{err}"
@@ -244,5 +286,9 @@ mod tests {
         drop(server);
         assert!(!dir.exists(), "{} is left", dir.display());
         assert!(disk.exists());
+        // With the delay filter in front.
+        let server = NbdServer::spawn_slow(&disk, Duration::from_millis(5))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::net::UnixStream::connect(server.socket()).expect("nbdkit listens");
     }
 }
