@@ -583,9 +583,12 @@ impl PowerCuts {
             let about: Vec<&str> = console.lines().filter(|l| l.contains(base)).collect();
             panic!(
                 "{what}: {} acknowledged keys are missing after the power cut (first: {:?}); \
-                 console lines naming {base:?}: {about:?}; the round's console is saved in {}",
+                 console lines naming {base:?}: {about:?}; {} acks of a batch's second key \
+                 not right after its first (a sign of a garbled console); the round's \
+                 console is saved in {}",
                 missing.len(),
                 &missing[..missing.len().min(10)],
+                split_pairs(console),
                 saved.display()
             );
         }
@@ -605,13 +608,19 @@ impl PowerCuts {
 }
 
 /// Whether a line of a power-cut round's console is one `fill` prints: `acked KEY` with a
-/// key of the form `{prefix}w{writer}-{i}[.{j}of{k}]`, or a compaction or summary line.
-/// (A garbled line would be a console that lost bytes, and could forge an ack.)
+/// key of the form `{prefix}w{writer}-{i}[.{j}of{k}]`, or a compaction or summary line,
+/// or the kernel's watchdog warning (a long replay at open can trip it). A garbled line
+/// would be a console that lost or mixed bytes, and could forge an ack.
 fn well_formed(line: &str) -> bool {
     let Some(key) = line.strip_prefix("acked ") else {
-        return ["compaction started", "compaction done ", "fill: done "]
-            .iter()
-            .any(|p| line.starts_with(p));
+        return [
+            "compaction started",
+            "compaction done ",
+            "fill: done ",
+            "watchdog: task ",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p));
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let Some((head, tail)) = key.rsplit_once('w') else {
@@ -624,6 +633,21 @@ fn well_formed(line: &str) -> bool {
             .split_once("of")
             .is_some_and(|(j, k)| digits(j) && digits(k));
     head.len() <= 8 && !head.contains(' ') && digits(writer) && digits(i) && member_ok
+}
+
+/// How many `acked B.1of2` lines do not follow `acked B.0of2` directly: `fill` prints
+/// a batch's acks together, so any would mean the console lost or mixed bytes.
+fn split_pairs(console: &str) -> usize {
+    let lines: Vec<&str> = complete_lines(console).collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            l.strip_prefix("acked ")
+                .and_then(|k| k.strip_suffix(".1of2"))
+                .is_some_and(|base| *i == 0 || lines[i - 1] != format!("acked {base}.0of2"))
+        })
+        .count()
 }
 
 /// Rounds of each power-cut test: 20, or `STORE_POWER_CUT_ROUNDS`.
