@@ -690,7 +690,7 @@ fn power_cut_mid_write_loses_no_acknowledged_put() {
     cuts.still_writable();
 }
 
-/// Writes held 10 ms: a compaction then copies about 14,000 keys a second under TCG.
+/// Writes held 10 ms: a compaction then copies about 13,000 keys a second under TCG.
 const MID_COMPACTION_DELAY: Duration = Duration::from_millis(10);
 /// Keys of each compaction round's `fill` (the compaction starts after half of them).
 const COMPACTION_FILL: &str = "2000";
@@ -717,9 +717,9 @@ fn power_cut_mid_compaction_loses_no_acknowledged_put() {
     cuts.present = number(&stats, "records");
     for round in 0..rounds() {
         let prefix = format!("c{round}-");
-        // Over most of the compaction, which copies every live key (about 14 a
-        // millisecond here, fewer on a busier machine).
-        let delay = Duration::from_millis(cuts.pick(0..(cuts.present / 16).max(300)));
+        // Over the compaction, which copies every live key (about 13 a millisecond
+        // here, fewer on a busier machine), and about a third of the time after its end.
+        let delay = Duration::from_millis(cuts.pick(0..(cuts.present / 8).max(300)));
         let args = [
             "fill",
             COMPACTION_FILL,
@@ -734,7 +734,7 @@ fn power_cut_mid_compaction_loses_no_acknowledged_put() {
         cuts.round(round, &args, "compaction started", delay);
     }
     assert!(
-        cuts.cut_mid_compaction >= rounds() / 2,
+        cuts.cut_mid_compaction >= rounds() / 3,
         "only {} of {} kills came during a compaction (seed {}): lengthen the delays",
         cuts.cut_mid_compaction,
         rounds(),
