@@ -143,11 +143,29 @@ fn number(fields: &BTreeMap<String, String>, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number {name}= in {fields:?}"))
 }
 
-/// The keys of the `WORD KEY` lines (`acked KEY`, `present KEY`), complete lines only.
+/// The keys of the `WORD KEY #CHECK` lines (`acked`, `present`): complete lines whose check
+/// word matches their key only, so that a console that lost or mixed bytes can never forge
+/// a key (it can only hide one).
 fn keys<'a>(console: &'a str, word: &str) -> Vec<&'a str> {
     complete_lines(console)
-        .filter_map(|l| l.strip_prefix(word)?.strip_prefix(' '))
+        .filter_map(|l| checked_key(l, word))
         .collect()
+}
+
+/// The key of a `WORD KEY #CHECK` line if its check word is right.
+fn checked_key<'a>(line: &'a str, word: &str) -> Option<&'a str> {
+    let (key, check) = line
+        .strip_prefix(word)?
+        .strip_prefix(' ')?
+        .rsplit_once(" #")?;
+    (check.len() == 8 && u32::from_str_radix(check, 16).ok()? == line_check(key)).then_some(key)
+}
+
+/// storectl's check word: 32-bit FNV-1a of the key.
+fn line_check(key: &str) -> u32 {
+    key.bytes().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// `verify --list` on `disk`: asserts it ends `verify: keys=N batches=M ok` and returns
@@ -174,12 +192,17 @@ fn verify(disk: &Path, limit: Duration) -> (HashSet<String>, u64) {
         .map(String::from)
         .collect();
     let n = number(&found, "keys");
-    assert_eq!(
-        present.len() as u64,
-        n,
+    assert!(
+        present.len() as u64 <= n,
         "verify counted {n} keys but listed {}",
         present.len()
     );
+    if (present.len() as u64) < n {
+        eprintln!(
+            "verify counted {n} keys; {} of its lines were garbled on the console",
+            n - present.len() as u64
+        );
+    }
     (present, n)
 }
 
@@ -543,18 +566,26 @@ impl PowerCuts {
             self.disk.file_stem().unwrap().to_string_lossy()
         ));
         std::fs::write(&saved, console).unwrap();
-        let unexpected: Vec<&str> = complete_lines(console)
+        // A line fill does not print is a failure, unless it is a garbled one (which the
+        // check words keep from counting as an ack): those are only reported.
+        let (garbled, unexpected): (Vec<&str>, Vec<&str>) = complete_lines(console)
             .filter(|l| !well_formed(l))
-            .collect();
+            .partition(|l| !l.contains("storectl:") && !l.contains("panic"));
         assert!(
             unexpected.is_empty(),
-            "{what}: {} unexpected console lines (a failure, or a garbled console; saved in \
-             {}): {:?}\nnbdkit:\n{}",
+            "{what}: {} failure lines on the console (saved in {}): {:?}\nnbdkit:\n{}",
             unexpected.len(),
             saved.display(),
             &unexpected[..unexpected.len().min(10)],
             server.log()
         );
+        if !garbled.is_empty() {
+            eprintln!(
+                "{what}: {} garbled console lines ignored (first: {:?})",
+                garbled.len(),
+                garbled[0]
+            );
+        }
         if !console.contains("fill: done") {
             self.cut_mid_write += 1;
         }
@@ -577,6 +608,17 @@ impl PowerCuts {
             .filter(|k| !present.contains(*k))
             .collect();
         missing.sort();
+        // A `present` line the console garbled hides a key: ask for those keys one by one.
+        if !missing.is_empty() && missing.len() <= 5 {
+            missing.retain(|k| {
+                let out = Run::new("storectl")
+                    .disk(&*self.disk)
+                    .args(&["get", k.as_str()])
+                    .timeout(Duration::from_secs(60))
+                    .go();
+                out.status != 0
+            });
+        }
         if let Some(first) = missing.first() {
             // What the console said about the first missing key's batch.
             let base = first.rsplit_once('.').map_or(first.as_str(), |(b, _)| b);
@@ -612,7 +654,10 @@ impl PowerCuts {
 /// or the kernel's watchdog warning (a long replay at open can trip it). A garbled line
 /// would be a console that lost or mixed bytes, and could forge an ack.
 fn well_formed(line: &str) -> bool {
-    let Some(key) = line.strip_prefix("acked ") else {
+    if line.starts_with("acked ") && checked_key(line, "acked").is_none() {
+        return false;
+    }
+    let Some(key) = checked_key(line, "acked") else {
         return [
             "compaction started",
             "compaction done ",
@@ -638,14 +683,14 @@ fn well_formed(line: &str) -> bool {
 /// How many `acked B.1of2` lines do not follow `acked B.0of2` directly: `fill` prints
 /// a batch's acks together, so any would mean the console lost or mixed bytes.
 fn split_pairs(console: &str) -> usize {
-    let lines: Vec<&str> = complete_lines(console).collect();
-    lines
-        .iter()
+    let acks: Vec<Option<&str>> = complete_lines(console)
+        .map(|l| checked_key(l, "acked"))
+        .collect();
+    acks.iter()
         .enumerate()
-        .filter(|(i, l)| {
-            l.strip_prefix("acked ")
-                .and_then(|k| k.strip_suffix(".1of2"))
-                .is_some_and(|base| *i == 0 || lines[i - 1] != format!("acked {base}.0of2"))
+        .filter(|(i, k)| {
+            k.and_then(|k| k.strip_suffix(".1of2"))
+                .is_some_and(|base| *i == 0 || acks[i - 1] != Some(format!("{base}.0of2").as_str()))
         })
         .count()
 }

@@ -23,6 +23,14 @@ pub fn value_for(key: &[u8], len: usize) -> Vec<u8> {
     v
 }
 
+/// The check word printed after each key on `acked` and `present` lines (32-bit FNV-1a of
+/// the key), so that a reader of the console can tell a garbled line from a real one.
+pub fn line_check(key: &[u8]) -> u32 {
+    key.iter().fold(0x811c_9dc5, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 fn fnv(key: &[u8]) -> u64 {
     key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -118,7 +126,7 @@ pub fn fill(target: &Target, rest: &mut Vec<String>) {
                     die(&disk, &e);
                 }
                 for k in &keys {
-                    println!("acked {k}");
+                    println!("acked {k} #{:08x}", line_check(k.as_bytes()));
                 }
                 acked.fetch_add(batch as u64, Ordering::Relaxed);
                 i += 1;
@@ -157,7 +165,7 @@ pub fn verify(target: &Target, rest: &mut Vec<String>) {
             }
             keys += 1;
             if list {
-                println!("present {key}");
+                println!("present {key} #{:08x}", line_check(&k));
             }
             if !check_value(&k, &v) {
                 bad += 1;
