@@ -4,6 +4,7 @@
 //! - [`format`]: the on-disk format (superblocks, groups, records), documented there.
 //! - [`log`]: [`Log`], the state machine: recovery at open, appends into the open group,
 //!   sealing a group for the committer, durability bookkeeping, reads, compaction steps.
+//! - [`read`]: reading records and whole groups back, for reads, recovery and compaction.
 //! - [`index`]: the in-memory key index, ordered (scans), with a memory limit.
 //! - [`crc32c`]: the checksum.
 //! - [`testdisk`] (tests only): a disk that tears and drops unflushed writes on a power cut.
@@ -21,16 +22,15 @@ pub mod crc32c;
 pub mod format;
 pub mod index;
 pub mod log;
+pub mod read;
 #[cfg(test)]
 mod testdisk;
 #[cfg(test)]
 mod tests;
 
 pub use index::Loc;
-pub use log::{
-    Append, Class, GroupWrite, Log, Lookup, Op, Options, RecordReader, Recovery, Stats, Step,
-    read_step,
-};
+pub use log::{Append, Class, GroupWrite, Log, Lookup, Op, Options, Recovery, Stats};
+pub use read::{LogReader, RecordReader, Step, StepRecord, read_step};
 
 use core::fmt;
 

@@ -4,7 +4,8 @@
 //! whole groups in order (never half a batch, never out of order).
 
 use crate::format::{self, DATA_START, SLOT_BYTES};
-use crate::log::{Append, Class, Log, Lookup, Op, Options, read_step};
+use crate::log::{Append, Class, Log, Lookup, Op, Options};
+use crate::read::read_step;
 use crate::testdisk::{Cut, PowerCutDisk, Rng};
 use crate::{Error, IoOp};
 use std::collections::BTreeMap;
