@@ -63,18 +63,22 @@ pub(super) fn prepare_disk(path: &Path, mib: u64) -> Result<(), String> {
 /// The words the Linux VM takes from the unikernel's command: `-cpu`, every `-global`
 /// (the virtio-mmio version), and the disk's `-drive` and `-device`.
 pub(super) fn shared_words(cmd: &Command) -> Vec<String> {
+    option_pairs(cmd, |option, value| match option {
+        "-cpu" | "-global" | "-drive" => true,
+        "-device" => !value.starts_with("isa-debug-exit"),
+        _ => false,
+    })
+}
+
+/// The `OPTION VALUE` pairs of `cmd` that `take` picks, in order.
+pub(super) fn option_pairs(cmd: &Command, take: impl Fn(&str, &str) -> bool) -> Vec<String> {
     let args: Vec<String> = cmd
         .get_args()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let mut out = Vec::new();
     for pair in args.windows(2) {
-        let take = match pair[0].as_str() {
-            "-cpu" | "-global" | "-drive" => true,
-            "-device" => !pair[1].starts_with("isa-debug-exit"),
-            _ => false,
-        };
-        if take {
+        if take(&pair[0], &pair[1]) {
             out.extend(pair.iter().cloned());
         }
     }

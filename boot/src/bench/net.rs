@@ -177,22 +177,11 @@ pub(super) fn linux_net_setup() -> String {
 /// (the virtio-mmio version), the `-netdev` and the NIC's `-device` (same tap, same MAC).
 /// Disks are left out: nginx serves from the initramfs.
 pub(super) fn shared_words(cmd: &Command) -> Vec<String> {
-    let args: Vec<String> = cmd
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let mut out = Vec::new();
-    for pair in args.windows(2) {
-        let take = match pair[0].as_str() {
-            "-cpu" | "-global" | "-netdev" => true,
-            "-device" => pair[1].starts_with("virtio-net"),
-            _ => false,
-        };
-        if take {
-            out.extend(pair.iter().cloned());
-        }
-    }
-    out
+    super::baseline::option_pairs(cmd, |option, value| match option {
+        "-cpu" | "-global" | "-netdev" => true,
+        "-device" => value.starts_with("virtio-net"),
+        _ => false,
+    })
 }
 
 /// The Linux VM's command for `script`, inside the namespace, with a QMP socket (which

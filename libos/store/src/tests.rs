@@ -402,14 +402,25 @@ fn put_now(log: &mut Log, disk: &mut PowerCutDisk, ops: &[Op<'_>]) -> crate::Res
     let Append::Done { removed, .. } = log.append(ops, class)? else {
         panic!("group full");
     };
-    let g = log.seal().unwrap();
+    commit_group(log, disk)?;
+    Ok(removed)
+}
+
+/// [`put_now`] of one key.
+fn put1(log: &mut Log, disk: &mut PowerCutDisk, key: &[u8], value: &[u8]) -> crate::Result<usize> {
+    put_now(log, disk, &[Op::Put { key, value }])
+}
+
+/// Seals the open group, writes it, flushes, and tells the log (what the committer does).
+fn commit_group(log: &mut Log, disk: &mut PowerCutDisk) -> crate::Result {
+    let g = log.seal().expect("records to commit");
     for (offset, range) in g.extents(&log.layout()) {
         disk.write(offset, &g.bytes[range])?;
     }
     log.written(g.end);
     disk.flush();
     log.durable_to(g.end);
-    Ok(removed)
+    Ok(())
 }
 
 fn compact_all(log: &mut Log, disk: &mut PowerCutDisk) {
@@ -420,13 +431,7 @@ fn compact_all(log: &mut Log, disk: &mut PowerCutDisk) {
         loop {
             let barrier = log.copy_live(&step, &mut next, usize::MAX).unwrap();
             while log.durable() < barrier {
-                let g = log.seal().unwrap();
-                for (offset, range) in g.extents(&log.layout()) {
-                    disk.write(offset, &g.bytes[range]).unwrap();
-                }
-                log.written(g.end);
-                disk.flush();
-                log.durable_to(g.end);
+                commit_group(log, disk).unwrap();
             }
             if next == step.records.len() {
                 break;
@@ -446,14 +451,7 @@ fn a_full_store_refuses_puts_but_still_deletes_and_compacts() {
     let mut n = 0;
     let full = loop {
         let key = format!("key{n}");
-        match put_now(
-            &mut log,
-            &mut disk,
-            &[Op::Put {
-                key: key.as_bytes(),
-                value: &value,
-            }],
-        ) {
+        match put1(&mut log, &mut disk, key.as_bytes(), &value) {
             Ok(_) => n += 1,
             Err(e) => break e,
         }
@@ -491,15 +489,7 @@ fn a_full_store_refuses_puts_but_still_deletes_and_compacts() {
         "compaction freed too little: {stats:?}"
     );
     assert_eq!(stats.records, (n - n / 2) as u64);
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"after",
-            value: b"compaction",
-        }],
-    )
-    .unwrap();
+    put1(&mut log, &mut disk, b"after", b"compaction").unwrap();
     let log = open(&mut disk, &Options::default()).unwrap();
     assert_eq!(
         get(&log, &mut disk, b"after").unwrap().unwrap(),
@@ -520,26 +510,10 @@ fn a_write_costs_its_own_size_however_big_the_store() {
     let (mut disk, mut log) = fresh(8 * 1024 * 1024);
     let big = [1u8; 20_000];
     for i in 0..100 {
-        put_now(
-            &mut log,
-            &mut disk,
-            &[Op::Put {
-                key: format!("big{i}").as_bytes(),
-                value: &big,
-            }],
-        )
-        .unwrap();
+        put1(&mut log, &mut disk, format!("big{i}").as_bytes(), &big).unwrap();
     }
     let before = log.stats().tail;
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"big0",
-            value: b"small",
-        }],
-    )
-    .unwrap();
+    put1(&mut log, &mut disk, b"big0", b"small").unwrap();
     assert_eq!(
         log.stats().tail - before,
         512,
@@ -598,15 +572,7 @@ fn disk_bytes(disk: &mut PowerCutDisk, offset: u64, len: usize) -> Vec<u8> {
 fn corruption_before_the_known_end_is_reported_with_its_offset() {
     let (mut disk, mut log) = fresh(2 * 1024 * 1024);
     for i in 0..50 {
-        put_now(
-            &mut log,
-            &mut disk,
-            &[Op::Put {
-                key: format!("k{i}").as_bytes(),
-                value: b"v",
-            }],
-        )
-        .unwrap();
+        put1(&mut log, &mut disk, format!("k{i}").as_bytes(), b"v").unwrap();
     }
     // Moving the head (a compaction) records how far the log is known to be durable.
     compact_all(&mut log, &mut disk);
@@ -635,15 +601,7 @@ fn corruption_before_the_known_end_is_reported_with_its_offset() {
 fn the_index_memory_limit_is_an_error_at_put_and_at_open() {
     let (mut disk, mut log) = fresh(4 * 1024 * 1024);
     for i in 0..100 {
-        put_now(
-            &mut log,
-            &mut disk,
-            &[Op::Put {
-                key: format!("key{i:03}").as_bytes(),
-                value: b"v",
-            }],
-        )
-        .unwrap();
+        put1(&mut log, &mut disk, format!("key{i:03}").as_bytes(), b"v").unwrap();
     }
     let small = Options {
         index_memory: 50 * (6 + crate::index::ENTRY_OVERHEAD),
@@ -663,49 +621,17 @@ fn the_index_memory_limit_is_an_error_at_put_and_at_open() {
         },
     )
     .unwrap();
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"key100",
-            value: b"v",
-        }],
-    )
-    .unwrap();
-    let e = put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"key101",
-            value: b"v",
-        }],
-    )
-    .unwrap_err();
+    put1(&mut log, &mut disk, b"key100", b"v").unwrap();
+    let e = put1(&mut log, &mut disk, b"key101", b"v").unwrap_err();
     assert!(matches!(e, Error::IndexFull { .. }), "{e}");
     // Overwrites need no new index memory.
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"key000",
-            value: b"w",
-        }],
-    )
-    .unwrap();
+    put1(&mut log, &mut disk, b"key000", b"w").unwrap();
 }
 
 #[test]
 fn a_failed_write_turns_the_store_read_only_and_keeps_what_was_durable() {
     let (mut disk, mut log) = fresh(2 * 1024 * 1024);
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"a",
-            value: b"1",
-        }],
-    )
-    .unwrap();
+    put1(&mut log, &mut disk, b"a", b"1").unwrap();
     disk.fail_at = Some(0);
     let Append::Done { .. } = log
         .append(
@@ -752,15 +678,7 @@ fn a_failed_write_turns_the_store_read_only_and_keeps_what_was_durable() {
 #[test]
 fn a_read_only_open_replays_but_refuses_writes() {
     let (mut disk, mut log) = fresh(2 * 1024 * 1024);
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"a",
-            value: b"1",
-        }],
-    )
-    .unwrap();
+    put1(&mut log, &mut disk, b"a", b"1").unwrap();
     let flushes = disk.flushes;
     let ro = Options {
         read_only: true,
@@ -866,24 +784,8 @@ fn compaction_waits_for_the_newer_write_that_made_a_record_dead() {
     // not yet committed when compaction decides v1 is dead. Moving the head before v2 is
     // durable would lose both on a power cut: k would come back with no value at all.
     let (mut disk, mut log) = fresh(2 * 1024 * 1024);
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"j",
-            value: b"J",
-        }],
-    )
-    .unwrap();
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"k",
-            value: b"v1",
-        }],
-    )
-    .unwrap();
+    put1(&mut log, &mut disk, b"j", b"J").unwrap();
+    put1(&mut log, &mut disk, b"k", b"v1").unwrap();
     let batch = [
         Op::Put {
             key: b"k",
@@ -906,13 +808,7 @@ fn compaction_waits_for_the_newer_write_that_made_a_record_dead() {
     );
     // Commit up to the barrier, as libos::store does, then move the head and cut power.
     while log.durable() < barrier {
-        let g = log.seal().unwrap();
-        for (offset, range) in g.extents(&log.layout()) {
-            disk.write(offset, &g.bytes[range]).unwrap();
-        }
-        log.written(g.end);
-        disk.flush();
-        log.durable_to(g.end);
+        commit_group(&mut log, &mut disk).unwrap();
     }
     let sb = log.prepare_head(step.end, true);
     write_superblock(&mut disk, &sb);
@@ -928,15 +824,7 @@ fn compaction_waits_for_the_newer_write_that_made_a_record_dead() {
 #[should_panic(expected = "once its copies are durable")]
 fn moving_the_head_before_its_dependencies_are_durable_is_refused() {
     let (mut disk, mut log) = fresh(2 * 1024 * 1024);
-    put_now(
-        &mut log,
-        &mut disk,
-        &[Op::Put {
-            key: b"k",
-            value: b"v1",
-        }],
-    )
-    .unwrap();
+    put1(&mut log, &mut disk, b"k", b"v1").unwrap();
     log.append(
         &[Op::Put {
             key: b"k",
@@ -957,15 +845,7 @@ fn a_checkpoint_makes_rot_before_it_an_error_instead_of_a_shorter_log() {
     let value = [9u8; 2000];
     let mut i = 0;
     while !log.checkpoint_due() {
-        put_now(
-            &mut log,
-            &mut disk,
-            &[Op::Put {
-                key: format!("k{i}").as_bytes(),
-                value: &value,
-            }],
-        )
-        .unwrap();
+        put1(&mut log, &mut disk, format!("k{i}").as_bytes(), &value).unwrap();
         i += 1;
     }
     let sb = log.prepare_checkpoint();
