@@ -19,7 +19,7 @@ cargo fmt --all --check
 (cd boot/disk && cargo fmt --check)
 
 step "cargo clippy (host crates)"
-cargo clippy --quiet -p kernel -p boot -p tests -p http1 -p logstore -p resp --all-targets -- -D warnings
+cargo clippy --quiet -p kernel -p boot -p tests -p http1 -p logstore -p resp -p kvengine --all-targets -- -D warnings
 step "cargo clippy (guest crates, $TARGET)"
 cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p blkcheck -p netcheck -p cat -p httpd -p storectl -p testkernel -- -D warnings
 step "cargo clippy (boot/disk, the disk-image writer)"
@@ -32,7 +32,7 @@ trap 'rm -f "$log" "$kvm_log"' EXIT
 status=0
 
 step "host unit tests"
-cargo test --quiet -p kernel -p boot -p http1 -p logstore -p resp 2>&1 | tee -a "$log" || status=1
+cargo test --quiet -p kernel -p boot -p http1 -p logstore -p resp -p kvengine 2>&1 | tee -a "$log" || status=1
 
 step "QEMU integration tests"
 cargo test --quiet -p tests -- "$@" 2>&1 | tee -a "$log" || status=1

@@ -1,0 +1,96 @@
+//! The keyspace: databases of keys, each with a value and maybe an expiry time. Expired keys
+//! are removed when they are looked at, so no reader ever sees one.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// A value (more kinds come with their commands).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(Vec<u8>),
+}
+
+impl Value {
+    /// The name `TYPE` answers.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Str(_) => "string",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub value: Value,
+    /// Milliseconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Keyspace {
+    dbs: Vec<BTreeMap<Vec<u8>, Entry>>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Self {
+        Self {
+            dbs: (0..databases).map(|_| BTreeMap::new()).collect(),
+        }
+    }
+
+    /// Removes `key` from `db` if it has expired by `now`.
+    fn expire_if_due(&mut self, db: usize, key: &[u8], now: u64) {
+        let map = &mut self.dbs[db];
+        if map
+            .get(key)
+            .is_some_and(|e| e.expires_at.is_some_and(|t| t <= now))
+        {
+            map.remove(key);
+        }
+    }
+
+    pub fn get(&mut self, db: usize, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_due(db, key, now);
+        self.dbs[db].get(key)
+    }
+
+    pub fn get_mut(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.expire_if_due(db, key, now);
+        self.dbs[db].get_mut(key)
+    }
+
+    /// Sets `key` to `value` with `expires_at`; returns the old entry.
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, expires_at: Option<u64>) {
+        self.dbs[db].insert(key.to_vec(), Entry { value, expires_at });
+    }
+
+    pub fn remove(&mut self, db: usize, key: &[u8], now: u64) -> Option<Entry> {
+        self.expire_if_due(db, key, now);
+        self.dbs[db].remove(key)
+    }
+
+    /// Live keys in `db` (expired ones are dropped first).
+    pub fn len(&mut self, db: usize, now: u64) -> usize {
+        self.dbs[db].retain(|_, e| e.expires_at.is_none_or(|t| t > now));
+        self.dbs[db].len()
+    }
+
+    /// Empties `db`, or every database.
+    pub fn flush(&mut self, db: Option<usize>) {
+        match db {
+            Some(db) => self.dbs[db].clear(),
+            None => self.dbs.iter_mut().for_each(BTreeMap::clear),
+        }
+    }
+
+    /// Live keys of `db` that `keep` accepts, in key order.
+    pub fn keys(
+        &mut self,
+        db: usize,
+        now: u64,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Vec<Vec<u8>> {
+        self.dbs[db].retain(|_, e| e.expires_at.is_none_or(|t| t > now));
+        self.dbs[db].keys().filter(|k| keep(k)).cloned().collect()
+    }
+}

@@ -1,0 +1,283 @@
+//! Commands against replies written down from Redis 7.0 (`redis-cli` sessions and its
+//! source): the reply bytes must match exactly.
+
+use super::*;
+use std::string::String;
+
+/// A server, a client and a fake clock.
+struct Session {
+    server: Server,
+    client: Client,
+    now: u64,
+}
+
+impl Session {
+    fn new() -> Self {
+        Self {
+            server: Server::new(),
+            client: Client::default(),
+            now: 1_700_000_000_000,
+        }
+    }
+
+    /// Runs a command given as words and returns its raw reply.
+    fn run(&mut self, words: &[&str]) -> String {
+        let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let mut out = Vec::new();
+        self.server
+            .execute(&mut self.client, &args, self.now, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Runs each `(command, reply)` and checks the reply.
+    fn expect(&mut self, script: &[(&str, &str)]) {
+        for (line, want) in script {
+            let words: Vec<&str> = line.split(' ').collect();
+            assert_eq!(self.run(&words), *want, "{line}");
+        }
+    }
+}
+
+const NIL: &str = "$-1\r\n";
+const OK: &str = "+OK\r\n";
+
+#[test]
+fn connection_commands() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("PING", "+PONG\r\n"),
+        ("ping hi", "$2\r\nhi\r\n"),
+        (
+            "ping a b",
+            "-ERR wrong number of arguments for 'ping' command\r\n",
+        ),
+        ("echo x", "$1\r\nx\r\n"),
+        (
+            "echo",
+            "-ERR wrong number of arguments for 'echo' command\r\n",
+        ),
+        ("select 1", OK),
+        ("set k v", OK),
+        ("dbsize", ":1\r\n"),
+        ("select 0", OK),
+        ("dbsize", ":0\r\n"),
+        ("select 16", "-ERR DB index is out of range\r\n"),
+        (
+            "select x",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            "nosuch a b",
+            "-ERR unknown command 'nosuch', with args beginning with: 'a' 'b' \r\n",
+        ),
+        ("flushall", OK),
+        ("select 1", OK),
+        ("dbsize", ":0\r\n"),
+    ]);
+    assert_eq!(s.run(&["QUIT"]), OK);
+    let mut out = Vec::new();
+    let quit = s
+        .server
+        .execute(&mut s.client, &[b"quit".to_vec()], 0, &mut out);
+    assert_eq!(quit, Action::Close);
+}
+
+#[test]
+fn set_and_its_options() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("get k", NIL),
+        ("set k v", OK),
+        ("get k", "$1\r\nv\r\n"),
+        ("set k w nx", NIL),
+        ("set k w xx", OK),
+        ("set n 1 xx", NIL),
+        ("set k x get", "$1\r\nw\r\n"),
+        ("set new y nx get", NIL),
+        ("get new", "$1\r\ny\r\n"),
+        ("set k v nx xx", "-ERR syntax error\r\n"),
+        ("set k v ex", "-ERR syntax error\r\n"),
+        ("set k v ex 10 px 100", "-ERR syntax error\r\n"),
+        ("set k v keepttl ex 10", "-ERR syntax error\r\n"),
+        (
+            "set k v ex 0",
+            "-ERR invalid expire time in 'set' command\r\n",
+        ),
+        (
+            "set k v ex -1",
+            "-ERR invalid expire time in 'set' command\r\n",
+        ),
+        (
+            "set k v ex x",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        ("set k v bogus", "-ERR syntax error\r\n"),
+        ("set k v EX 100", OK),
+        ("ttl k", ":100\r\n"),
+        ("set k v2 keepttl", OK),
+        ("ttl k", ":100\r\n"),
+        ("set k v3", OK),
+        ("ttl k", ":-1\r\n"),
+        ("set k v px 1500", OK),
+        ("pttl k", ":1500\r\n"),
+        ("ttl k", ":2\r\n"),
+    ]);
+    s.now += 1500;
+    s.expect(&[("get k", NIL), ("exists k", ":0\r\n"), ("ttl k", ":-2\r\n")]);
+    let at = (s.now / 1000 + 10).to_string();
+    s.expect(&[("set k v exat ".to_owned() + &at).as_str()].map(|l| (l, OK)));
+    s.expect(&[
+        ("ttl k", ":10\r\n"),
+        ("expiretime k", &format!(":{at}\r\n")),
+    ]);
+}
+
+#[test]
+fn integer_commands_and_their_errors() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("incr n", ":1\r\n"),
+        ("incrby n 10", ":11\r\n"),
+        ("decr n", ":10\r\n"),
+        ("decrby n 20", ":-10\r\n"),
+        ("set n 9223372036854775807", OK),
+        ("incr n", "-ERR increment or decrement would overflow\r\n"),
+        ("set n 1.5", OK),
+        ("incr n", "-ERR value is not an integer or out of range\r\n"),
+        ("set n 007", OK),
+        ("incr n", "-ERR value is not an integer or out of range\r\n"),
+        (
+            "incrby n x",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            "decrby m -9223372036854775808",
+            "-ERR decrement would overflow\r\n",
+        ),
+        ("set t 5 ex 100", OK),
+        ("incr t", ":6\r\n"),
+        ("ttl t", ":100\r\n"),
+    ]);
+}
+
+#[test]
+fn string_ranges_and_multi_key_commands() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("append s Hello", ":5\r\n"),
+        ("append s World", ":10\r\n"),
+        ("strlen s", ":10\r\n"),
+        ("strlen none", ":0\r\n"),
+        ("getrange s 0 4", "$5\r\nHello\r\n"),
+        ("getrange s -5 -1", "$5\r\nWorld\r\n"),
+        ("getrange s 5 100", "$5\r\nWorld\r\n"),
+        ("getrange s -1 -5", "$0\r\n\r\n"),
+        ("getrange s 8 2", "$0\r\n\r\n"),
+        ("getrange none 0 -1", "$0\r\n\r\n"),
+        ("setrange s 5 Redis", ":10\r\n"),
+        ("get s", "$10\r\nHelloRedis\r\n"),
+        ("setrange z 3 ab", ":5\r\n"),
+        ("get z", "$5\r\n\0\0\0ab\r\n"),
+        ("setrange y 3 ", ":0\r\n"),
+        ("exists y", ":0\r\n"),
+        ("setrange s -1 x", "-ERR offset is out of range\r\n"),
+        ("mset a 1 b 2", OK),
+        (
+            "mset a 1 b",
+            "-ERR wrong number of arguments for 'mset' command\r\n",
+        ),
+        ("mget a b nope", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"),
+        ("msetnx a 9 c 3", ":0\r\n"),
+        ("msetnx c 3 d 4", ":1\r\n"),
+        ("getset a 10", "$1\r\n1\r\n"),
+        ("getdel a", "$2\r\n10\r\n"),
+        ("getdel a", NIL),
+        ("setnx a 1", ":1\r\n"),
+        ("setnx a 2", ":0\r\n"),
+        ("setex e 10 v", OK),
+        ("ttl e", ":10\r\n"),
+        (
+            "setex e 0 v",
+            "-ERR invalid expire time in 'setex' command\r\n",
+        ),
+        (
+            "psetex e 0 v",
+            "-ERR invalid expire time in 'psetex' command\r\n",
+        ),
+        ("del a b nope", ":2\r\n"),
+        ("exists c c d", ":3\r\n"),
+        ("type c", "+string\r\n"),
+        ("type nope", "+none\r\n"),
+        (
+            "keys *",
+            "*5\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n$1\r\ns\r\n$1\r\nz\r\n",
+        ),
+        ("keys [cd]", "*2\r\n$1\r\nc\r\n$1\r\nd\r\n"),
+    ]);
+}
+
+#[test]
+fn expire_options_and_ttls() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("expire k 10", ":0\r\n"),
+        ("set k v", OK),
+        ("ttl k", ":-1\r\n"),
+        ("expire k 10 xx", ":0\r\n"),
+        ("expire k 10 nx", ":1\r\n"),
+        ("expire k 20 nx", ":0\r\n"),
+        ("expire k 5 gt", ":0\r\n"),
+        ("expire k 50 gt", ":1\r\n"),
+        ("expire k 60 lt", ":0\r\n"),
+        ("expire k 30 lt", ":1\r\n"),
+        ("ttl k", ":30\r\n"),
+        ("pexpire k 1234", ":1\r\n"),
+        ("pttl k", ":1234\r\n"),
+        ("ttl k", ":1\r\n"),
+        ("persist k", ":1\r\n"),
+        ("persist k", ":0\r\n"),
+        ("expire k 10 gt", ":0\r\n"),
+        ("expire k 10 lt", ":1\r\n"),
+        (
+            "expire k 10 nx xx",
+            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n",
+        ),
+        (
+            "expire k 10 gt lt",
+            "-ERR GT and LT options at the same time are not compatible\r\n",
+        ),
+        ("expire k 10 foo", "-ERR Unsupported option foo\r\n"),
+        (
+            "expire k x",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            "expire k 9223372036854775807",
+            "-ERR invalid expire time in 'expire' command\r\n",
+        ),
+        ("expire k -1", ":1\r\n"),
+        ("exists k", ":0\r\n"),
+        ("set k v", OK),
+        ("expireat k 1", ":1\r\n"),
+        ("get k", NIL),
+        ("pexpiretime nope", ":-2\r\n"),
+    ]);
+}
+
+#[test]
+fn arity_is_checked_before_anything_else() {
+    let mut s = Session::new();
+    for (line, name) in [
+        ("get", "get"),
+        ("get a b", "get"),
+        ("SET k", "set"),
+        ("del", "del"),
+        ("getrange k 1", "getrange"),
+    ] {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert_eq!(
+            s.run(&words),
+            format!("-ERR wrong number of arguments for '{name}' command\r\n")
+        );
+    }
+}
