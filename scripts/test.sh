@@ -11,6 +11,7 @@ ensure_lint_tools
 ensure_qemu
 ensure_e2fsprogs
 ensure_nbdkit
+ensure_redis_tools
 
 step() { echo "== $*" >&2; }
 
@@ -21,7 +22,7 @@ cargo fmt --all --check
 step "cargo clippy (host crates)"
 cargo clippy --quiet -p kernel -p boot -p tests -p http1 -p logstore -p resp -p kvengine --all-targets -- -D warnings
 step "cargo clippy (guest crates, $TARGET)"
-cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p blkcheck -p netcheck -p cat -p httpd -p storectl -p testkernel -- -D warnings
+cargo clippy --quiet --target "$TARGET" -p kernel -p libos -p hello -p blkcheck -p netcheck -p cat -p httpd -p storectl -p kv -p testkernel -- -D warnings
 step "cargo clippy (boot/disk, the disk-image writer)"
 (cd boot/disk && RUSTC_BOOTSTRAP=1 cargo clippy --quiet --release --target-dir ../../target/disk -- -D warnings)
 

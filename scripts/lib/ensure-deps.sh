@@ -75,6 +75,11 @@ ensure_nbdkit() {
     command -v nbdkit >/dev/null || [ -x /usr/sbin/nbdkit ] || apt_install nbdkit
 }
 
+# redis-tools (redis-cli, redis-benchmark): the clients apps/kv's tests drive it with.
+ensure_redis_tools() {
+    command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || apt_install redis-tools
+}
+
 # Installs Debian packages when root, or says what to run.
 apt_install() {
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

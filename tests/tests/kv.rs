@@ -1,0 +1,173 @@
+//! apps/kv driven by Redis's own clients (`redis-cli`, `redis-benchmark`) and by raw
+//! sockets for the protocol's failure paths, over user networking on 127.0.0.1.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+use tests::{Run, Running, free_port};
+
+const BOOT: Duration = Duration::from_secs(30);
+
+fn kv() -> (Running, u16) {
+    let port = free_port();
+    let running = Run::new("kv")
+        .net_user(&[(port, 6379)])
+        .timeout(Duration::from_secs(180))
+        .spawn();
+    running.wait_for_console("kv: serving", BOOT);
+    (running, port)
+}
+
+/// `redis-cli -p PORT ARGS...`: its stdout, trimmed.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["30", "redis-cli", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("running redis-cli (scripts/test.sh installs redis-tools)");
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// Sends `request` on a fresh connection and reads until the server closes it or
+/// `expect` bytes arrived.
+fn raw(port: u16, request: &[u8], expect: usize) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < expect {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    got
+}
+
+#[test]
+fn redis_cli_sets_gets_and_gets_redis_errors() {
+    let (server, port) = kv();
+    assert_eq!(cli(port, &["ping"]), "PONG");
+    assert_eq!(cli(port, &["set", "greeting", "hello"]), "OK");
+    assert_eq!(cli(port, &["get", "greeting"]), "hello");
+    assert_eq!(cli(port, &["incrby", "n", "41"]), "41");
+    assert_eq!(cli(port, &["incr", "n"]), "42");
+    assert_eq!(cli(port, &["set", "k", "v", "ex", "100"]), "OK");
+    assert_eq!(cli(port, &["ttl", "k"]), "100");
+    assert_eq!(
+        cli(port, &["incr", "greeting"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        cli(port, &["nosuch", "a"]),
+        // (Redis's text ends with a space, which the trim took.)
+        "ERR unknown command 'nosuch', with args beginning with: 'a'"
+    );
+    assert_eq!(
+        cli(port, &["get"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    assert_eq!(cli(port, &["-n", "3", "dbsize"]), "0");
+    assert_eq!(cli(port, &["dbsize"]), "3");
+    server.stop();
+}
+
+#[test]
+fn pipelined_and_inline_commands_are_answered_in_order() {
+    let (server, port) = kv();
+    let request = b"SET a 1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\nPING \"x y\"\r\n*1\r\n$4\r\nQUIT\r\n";
+    let want = b"+OK\r\n$1\r\n1\r\n$3\r\nx y\r\n+OK\r\n";
+    assert_eq!(
+        raw(port, request, usize::MAX),
+        want,
+        "QUIT closes after its reply"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_malformed_request_closes_that_connection_only() {
+    let (server, port) = kv();
+    let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    for (request, error) in [
+        (
+            &b"*1\r\n+x\r\n"[..],
+            "-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            b"*x\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-5\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"SET \"a b\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+    ] {
+        // The server replies and closes: reading to the end returns just the error.
+        assert_eq!(
+            String::from_utf8_lossy(&raw(port, request, usize::MAX)),
+            error,
+            "{request:?}"
+        );
+    }
+    // An announced 512 MB value costs nothing until it arrives; the other client is served.
+    let mut big = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    big.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$536870912\r\nabc")
+        .unwrap();
+    other.write_all(b"PING\r\n").unwrap();
+    let mut reply = [0u8; 7];
+    other.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+PONG\r\n");
+    drop(big);
+    server.stop();
+}
+
+#[test]
+fn redis_benchmark_runs_its_string_tests_without_errors() {
+    let (server, port) = kv();
+    let out = Command::new("timeout")
+        .args(["120", "redis-benchmark", "-p", &port.to_string()])
+        .args([
+            "-t",
+            "ping,set,get,incr,mset",
+            "-n",
+            "2000",
+            "-c",
+            "20",
+            "-q",
+        ])
+        .output()
+        .expect("running redis-benchmark (scripts/test.sh installs redis-tools)");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    assert!(out.status.success(), "{out:?}");
+    for test in [
+        "PING_INLINE:",
+        "PING_MBULK:",
+        "SET:",
+        "GET:",
+        "INCR:",
+        "MSET (10 keys):",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(test) && l.contains("requests per second")),
+            "no result for {test}:\n{text}"
+        );
+    }
+    assert_eq!(
+        cli(port, &["get", "key:__rand_int__"]).len(),
+        3,
+        "SET's value"
+    );
+    server.stop();
+}
