@@ -1,13 +1,19 @@
 //! The keyspace: databases of keys, each with a value and maybe an expiry time. Expired keys
 //! are removed when they are looked at, so no reader ever sees one.
 
-use alloc::collections::BTreeMap;
+use crate::zset::ZSet;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
-/// A value (more kinds come with their commands).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A value.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Vec<u8>),
+    List(VecDeque<Vec<u8>>),
+    /// Fields in insertion order (as Redis keeps small hashes).
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Set(BTreeSet<Vec<u8>>),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -15,11 +21,26 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Str(_) => "string",
+            Self::List(_) => "list",
+            Self::Hash(_) => "hash",
+            Self::Set(_) => "set",
+            Self::ZSet(_) => "zset",
+        }
+    }
+
+    /// Whether a collection has no elements left (its key is then removed, as Redis does).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Self::Str(_) => false,
+            Self::List(l) => l.is_empty(),
+            Self::Hash(h) => h.is_empty(),
+            Self::Set(s) => s.is_empty(),
+            Self::ZSet(z) => z.is_empty(),
         }
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub value: Value,
     /// Milliseconds since the Unix epoch.
@@ -62,6 +83,31 @@ impl Keyspace {
     /// Sets `key` to `value` with `expires_at`; returns the old entry.
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, expires_at: Option<u64>) {
         self.dbs[db].insert(key.to_vec(), Entry { value, expires_at });
+    }
+
+    /// `key`'s entry, made with `make()` if it has none.
+    pub fn get_or_insert(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        make: impl FnOnce() -> Value,
+    ) -> &mut Entry {
+        self.expire_if_due(db, key, now);
+        self.dbs[db].entry(key.to_vec()).or_insert_with(|| Entry {
+            value: make(),
+            expires_at: None,
+        })
+    }
+
+    /// Removes `key` if its collection is empty.
+    pub fn remove_if_empty(&mut self, db: usize, key: &[u8]) {
+        if self.dbs[db]
+            .get(key)
+            .is_some_and(|e| e.value.is_empty_collection())
+        {
+            self.dbs[db].remove(key);
+        }
     }
 
     pub fn remove(&mut self, db: usize, key: &[u8], now: u64) -> Option<Entry> {

@@ -5,6 +5,8 @@
 //! - [`keyspace`]: 16 databases of keys with values and expiry times (lazy expiry on access).
 //! - [`strings`]: `GET`, `SET` and its options, `INCR` and friends, ranges, `MGET`/`MSET`...
 //! - [`keys`]: `DEL`, `EXISTS`, `TYPE`, the `EXPIRE` family, `TTL`, `KEYS` (glob), ...
+//! - [`collections`]: the core list, hash and set commands; [`zsets`] (over [`zset`]): the
+//!   core sorted-set commands.
 //! - this module: the command table (arity, names), connection commands (`PING`, `ECHO`,
 //!   `SELECT`, `QUIT`, ...) and the error texts shared by all.
 //!
@@ -16,10 +18,13 @@
 
 extern crate alloc;
 
+pub mod collections;
 pub mod glob;
 pub mod keys;
 pub mod keyspace;
 pub mod strings;
+pub mod zset;
+pub mod zsets;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -59,6 +64,8 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Server {
     pub keyspace: Keyspace,
+    /// State of the generator behind random picks (`SPOP`).
+    random: u64,
 }
 
 impl Default for Server {
@@ -298,6 +305,151 @@ const COMMANDS: &[Command] = &[
         arity: 2,
         run: keys::keys,
     },
+    Command {
+        name: "lpush",
+        arity: -3,
+        run: collections::lpush,
+    },
+    Command {
+        name: "rpush",
+        arity: -3,
+        run: collections::rpush,
+    },
+    Command {
+        name: "lpushx",
+        arity: -3,
+        run: collections::lpushx,
+    },
+    Command {
+        name: "rpushx",
+        arity: -3,
+        run: collections::rpushx,
+    },
+    Command {
+        name: "lpop",
+        arity: -2,
+        run: collections::lpop,
+    },
+    Command {
+        name: "rpop",
+        arity: -2,
+        run: collections::rpop,
+    },
+    Command {
+        name: "llen",
+        arity: 2,
+        run: collections::llen,
+    },
+    Command {
+        name: "lrange",
+        arity: 4,
+        run: collections::lrange,
+    },
+    Command {
+        name: "lindex",
+        arity: 3,
+        run: collections::lindex,
+    },
+    Command {
+        name: "hset",
+        arity: -4,
+        run: collections::hset,
+    },
+    Command {
+        name: "hmset",
+        arity: -4,
+        run: collections::hmset,
+    },
+    Command {
+        name: "hget",
+        arity: 3,
+        run: collections::hget,
+    },
+    Command {
+        name: "hdel",
+        arity: -3,
+        run: collections::hdel,
+    },
+    Command {
+        name: "hlen",
+        arity: 2,
+        run: collections::hlen,
+    },
+    Command {
+        name: "hexists",
+        arity: 3,
+        run: collections::hexists,
+    },
+    Command {
+        name: "hgetall",
+        arity: 2,
+        run: collections::hgetall,
+    },
+    Command {
+        name: "sadd",
+        arity: -3,
+        run: collections::sadd,
+    },
+    Command {
+        name: "srem",
+        arity: -3,
+        run: collections::srem,
+    },
+    Command {
+        name: "scard",
+        arity: 2,
+        run: collections::scard,
+    },
+    Command {
+        name: "sismember",
+        arity: 3,
+        run: collections::sismember,
+    },
+    Command {
+        name: "smembers",
+        arity: 2,
+        run: collections::smembers,
+    },
+    Command {
+        name: "spop",
+        arity: -2,
+        run: collections::spop,
+    },
+    Command {
+        name: "zadd",
+        arity: -4,
+        run: zsets::zadd,
+    },
+    Command {
+        name: "zincrby",
+        arity: 4,
+        run: zsets::zincrby,
+    },
+    Command {
+        name: "zcard",
+        arity: 2,
+        run: zsets::zcard,
+    },
+    Command {
+        name: "zscore",
+        arity: 3,
+        run: zsets::zscore,
+    },
+    Command {
+        name: "zrem",
+        arity: -3,
+        run: zsets::zrem,
+    },
+    Command {
+        name: "zpopmin",
+        arity: -2,
+        run: zsets::zpopmin,
+    },
+    Command {
+        name: "zpopmax",
+        arity: -2,
+        run: zsets::zpopmax,
+    },
 ];
 
 fn echo(_: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
@@ -365,7 +517,17 @@ impl Server {
     pub fn new() -> Self {
         Self {
             keyspace: Keyspace::new(DATABASES),
+            random: 0x853c_49e6_748f_ea9b,
         }
+    }
+
+    /// A pseudo-random number (splitmix64).
+    pub fn next_random(&mut self) -> u64 {
+        self.random = self.random.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     /// Runs the command `args` (`args[0]` is its name, any case) for `client`, appending

@@ -25,6 +25,7 @@ fn string<'a>(
             value: Value::Str(v),
             ..
         }) => Ok(Some(v)),
+        Some(_) => Err(()),
     }
 }
 
@@ -301,6 +302,10 @@ fn incr_by(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, by: i64) -> Action
                 return Action::Continue;
             }
         },
+        Some(_) => {
+            c.error(WRONG_TYPE);
+            return Action::Continue;
+        }
     };
     let Some(next) = current.checked_add(by) else {
         c.error(OVERFLOW);
@@ -362,6 +367,7 @@ pub fn append(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
                 reply::integer(c.out, v.len() as i64);
             }
         }
+        Some(_) => c.error(WRONG_TYPE),
     }
     Action::Continue
 }
@@ -427,12 +433,17 @@ pub fn setrange(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         c.error("ERR offset is out of range");
         return Action::Continue;
     }
-    let current = s
-        .keyspace
-        .get_mut(cl.db, key, now)
-        .map(|e| match &mut e.value {
-            Value::Str(v) => v,
-        });
+    let current = match s.keyspace.get_mut(cl.db, key, now) {
+        None => None,
+        Some(Entry {
+            value: Value::Str(v),
+            ..
+        }) => Some(v),
+        Some(_) => {
+            c.error(WRONG_TYPE);
+            return Action::Continue;
+        }
+    };
     let existing = current.as_ref().map_or(0, |v| v.len());
     if add.is_empty() {
         reply::integer(c.out, existing as i64);
@@ -452,7 +463,7 @@ pub fn setrange(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
                     value: Value::Str(v),
                     ..
                 }) => v,
-                None => unreachable!("just set"),
+                _ => unreachable!("just set"),
             }
         }
     };

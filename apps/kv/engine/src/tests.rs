@@ -281,3 +281,141 @@ fn arity_is_checked_before_anything_else() {
         );
     }
 }
+
+#[test]
+fn lists() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("rpush l a b c", ":3\r\n"),
+        ("lpush l z", ":4\r\n"),
+        (
+            "lrange l 0 -1",
+            "*4\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
+        ),
+        ("lrange l -2 100", "*2\r\n$1\r\nb\r\n$1\r\nc\r\n"),
+        ("lrange l 5 10", "*0\r\n"),
+        (
+            "lrange l x 1",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        ("lindex l -1", "$1\r\nc\r\n"),
+        ("lindex l 9", NIL),
+        ("llen l", ":4\r\n"),
+        ("lpop l", "$1\r\nz\r\n"),
+        ("rpop l 2", "*2\r\n$1\r\nc\r\n$1\r\nb\r\n"),
+        ("lpop l 0", "*0\r\n"),
+        (
+            "lpop l -1",
+            "-ERR value is out of range, must be positive\r\n",
+        ),
+        (
+            "lpop l 1 2",
+            "-ERR wrong number of arguments for 'lpop' command\r\n",
+        ),
+        ("lpop l", "$1\r\na\r\n"),
+        ("exists l", ":0\r\n"),
+        ("lpop l", NIL),
+        ("lpop l 3", "*-1\r\n"),
+        ("lpushx l a", ":0\r\n"),
+        ("set s v", OK),
+        (
+            "lpush s a",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("get l", NIL),
+        ("rpush l x", ":1\r\n"),
+        (
+            "get l",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("type l", "+list\r\n"),
+    ]);
+}
+
+#[test]
+fn hashes_and_sets() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("hset h a 1 b 2", ":2\r\n"),
+        ("hset h a 3 c 4", ":1\r\n"),
+        (
+            "hset h a",
+            "-ERR wrong number of arguments for 'hset' command\r\n",
+        ),
+        ("hmset h d 5", OK),
+        ("hget h a", "$1\r\n3\r\n"),
+        ("hget h zz", NIL),
+        ("hlen h", ":4\r\n"),
+        ("hexists h b", ":1\r\n"),
+        ("hdel h a b nope", ":2\r\n"),
+        (
+            "hgetall h",
+            "*4\r\n$1\r\nc\r\n$1\r\n4\r\n$1\r\nd\r\n$1\r\n5\r\n",
+        ),
+        ("hdel h c d", ":2\r\n"),
+        ("exists h", ":0\r\n"),
+        ("type h", "+none\r\n"),
+        ("sadd s a b a", ":2\r\n"),
+        ("scard s", ":2\r\n"),
+        ("sismember s a", ":1\r\n"),
+        ("smembers s", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+        ("srem s a x", ":1\r\n"),
+        ("spop s", "$1\r\nb\r\n"),
+        ("spop s", NIL),
+        ("spop s 2", "*0\r\n"),
+        ("spop s 1 2", "-ERR syntax error\r\n"),
+        ("type s", "+none\r\n"),
+    ]);
+}
+
+#[test]
+fn sorted_sets() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("zadd z 1 a 2 b", ":2\r\n"),
+        ("zadd z ch 3 a 2 b 4 c", ":2\r\n"),
+        ("zadd z nx 9 a", ":0\r\n"),
+        ("zadd z xx 9 new", ":0\r\n"),
+        ("zadd z gt 1 a", ":0\r\n"),
+        ("zadd z lt ch 1 a", ":1\r\n"),
+        ("zscore z a", "$1\r\n1\r\n"),
+        ("zadd z incr 0.1 a", "$18\r\n1.1000000000000001\r\n"),
+        ("zincrby z 2 b", "$1\r\n4\r\n"),
+        ("zadd z nx incr 1 a", NIL),
+        ("zcard z", ":3\r\n"),
+        (
+            "zadd z 1",
+            "-ERR wrong number of arguments for 'zadd' command\r\n",
+        ),
+        ("zadd z nx 1", "-ERR syntax error\r\n"),
+        (
+            "zadd z nx xx 1 a",
+            "-ERR XX and NX options at the same time are not compatible\r\n",
+        ),
+        (
+            "zadd z gt lt 1 a",
+            "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n",
+        ),
+        (
+            "zadd z incr 1 a 2 b",
+            "-ERR INCR option supports a single increment-element pair\r\n",
+        ),
+        ("zadd z x a", "-ERR value is not a valid float\r\n"),
+        ("zadd z nan a", "-ERR value is not a valid float\r\n"),
+        ("zadd z inf i -inf j", ":2\r\n"),
+        (
+            "zadd z incr -inf i",
+            "-ERR resulting score is not a number (NaN)\r\n",
+        ),
+        ("zpopmin z", "*2\r\n$1\r\nj\r\n$4\r\n-inf\r\n"),
+        // Equal scores order by member: c comes before b from the top.
+        (
+            "zpopmax z 2",
+            "*4\r\n$1\r\ni\r\n$3\r\ninf\r\n$1\r\nc\r\n$1\r\n4\r\n",
+        ),
+        ("zrem z a b x", ":2\r\n"),
+        ("exists z", ":0\r\n"),
+        ("zpopmin z", "*0\r\n"),
+        ("zscore z a", NIL),
+    ]);
+}

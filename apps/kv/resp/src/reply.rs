@@ -61,6 +61,65 @@ fn itoa(n: i64) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// A bulk string holding `f` as Redis 7.0's `addReplyDouble` prints it: `%.17g` (`inf`,
+/// `-inf`; `1`, `0.10000000000000001`, `1.0000000000000001e+20`).
+pub fn double(out: &mut Vec<u8>, f: f64) {
+    bulk(out, format_g17(f).as_bytes());
+}
+
+/// `f` formatted as C's `%.17g`.
+pub fn format_g17(f: f64) -> String {
+    if f.is_nan() {
+        return String::from("nan");
+    }
+    if f.is_infinite() {
+        return String::from(if f > 0.0 { "inf" } else { "-inf" });
+    }
+    if f == 0.0 {
+        return String::from(if f.is_sign_negative() { "-0" } else { "0" });
+    }
+    // 17 significant digits in scientific form: d.dddddddddddddddde±X.
+    let sci = alloc::format!("{f:.16e}");
+    let (mantissa, exp) = sci.split_once('e').expect("scientific form");
+    let exp: i32 = exp.parse().expect("exponent");
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut s = String::new();
+    if negative {
+        s.push('-');
+    }
+    if !(-4..17).contains(&exp) {
+        // d.ddd...e±XX with trailing zeros of the fraction removed.
+        s.push_str(&digits[..1]);
+        let frac = digits[1..].trim_end_matches('0');
+        if !frac.is_empty() {
+            s.push('.');
+            s.push_str(frac);
+        }
+        let _ = write!(
+            s,
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.unsigned_abs()
+        );
+    } else if exp >= 0 {
+        let int_len = exp as usize + 1;
+        s.push_str(&digits[..int_len]);
+        let frac = digits[int_len..].trim_end_matches('0');
+        if !frac.is_empty() {
+            s.push('.');
+            s.push_str(frac);
+        }
+    } else {
+        s.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            s.push('0');
+        }
+        s.push_str(digits.trim_end_matches('0'));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +139,30 @@ mod tests {
             out,
             b"+OK\r\n-ERR bad  thing\r\n:-42\r\n$2\r\nhi\r\n$0\r\n\r\n$-1\r\n*2\r\n*-1\r\n"
         );
+    }
+
+    #[test]
+    fn doubles_print_as_c_g17() {
+        for (f, want) in [
+            (1.0, "1"),
+            (-2.5, "-2.5"),
+            (0.1, "0.10000000000000001"),
+            (1.5e20, "1.5e+20"),
+            (1e17, "1e+17"),
+            (1e16, "10000000000000000"),
+            (123456.789, "123456.789"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (3.0e-300, "3.0000000000000002e-300"),
+            (2.5e-5, "2.5000000000000001e-05"),
+            (12345678901234567890.0, "1.2345678901234567e+19"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (f64::MAX, "1.7976931348623157e+308"),
+        ] {
+            assert_eq!(format_g17(f), want, "{f:e}");
+        }
     }
 }

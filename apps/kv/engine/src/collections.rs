@@ -1,0 +1,470 @@
+//! Lists, hashes and sets, as Redis 7.0 answers them (`t_list.c`, `t_hash.c`, `t_set.c`):
+//! the core commands of each (the rest of issue 10's list comes later).
+
+use crate::errors::{SYNTAX, WRONG_TYPE};
+use crate::keyspace::Value;
+use crate::{Action, Call, Client, Server};
+use alloc::collections::{BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use resp::reply;
+
+/// Redis's text for a count that is not a non-negative integer.
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+/// What a key holds, for a command that wants one type.
+enum Slot {
+    Missing,
+    WrongType,
+    Found,
+}
+
+fn slot(s: &mut Server, db: usize, key: &[u8], now: u64, is: fn(&Value) -> bool) -> Slot {
+    match s.keyspace.get(db, key, now) {
+        None => Slot::Missing,
+        Some(e) if is(&e.value) => Slot::Found,
+        Some(_) => Slot::WrongType,
+    }
+}
+
+fn is_list(v: &Value) -> bool {
+    matches!(v, Value::List(_))
+}
+
+fn is_hash(v: &Value) -> bool {
+    matches!(v, Value::Hash(_))
+}
+
+fn is_set(v: &Value) -> bool {
+    matches!(v, Value::Set(_))
+}
+
+/// The count was bad, and the error is replied.
+pub struct Replied;
+
+/// The optional count of `LPOP`-style commands (`args[2]`).
+pub fn count_arg(c: &mut Call<'_>) -> Result<Option<usize>, Replied> {
+    match c.args.get(2) {
+        None => Ok(None),
+        Some(a) => match resp::request::parse_i64(a) {
+            Some(n) if n >= 0 => Ok(Some(n as usize)),
+            _ => {
+                c.error(NOT_POSITIVE);
+                Err(Replied)
+            }
+        },
+    }
+}
+
+fn list<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut VecDeque<Vec<u8>> {
+    match &mut s
+        .keyspace
+        .get_or_insert(db, key, now, || Value::List(VecDeque::new()))
+        .value
+    {
+        Value::List(l) => l,
+        _ => unreachable!("checked before"),
+    }
+}
+
+fn push(
+    s: &mut Server,
+    cl: &mut Client,
+    c: &mut Call<'_>,
+    left: bool,
+    only_existing: bool,
+) -> Action {
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::WrongType => return wrong_type(c),
+        Slot::Missing if only_existing => {
+            reply::integer(c.out, 0);
+            return Action::Continue;
+        }
+        _ => {}
+    }
+    let l = list(s, cl.db, &c.args[1], c.now_ms);
+    for e in &c.args[2..] {
+        if left {
+            l.push_front(e.clone());
+        } else {
+            l.push_back(e.clone());
+        }
+    }
+    reply::integer(c.out, l.len() as i64);
+    Action::Continue
+}
+
+fn wrong_type(c: &mut Call<'_>) -> Action {
+    c.error(WRONG_TYPE);
+    Action::Continue
+}
+
+pub fn lpush(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    push(s, cl, c, true, false)
+}
+
+pub fn rpush(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    push(s, cl, c, false, false)
+}
+
+pub fn lpushx(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    push(s, cl, c, true, true)
+}
+
+pub fn rpushx(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    push(s, cl, c, false, true)
+}
+
+fn pop(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, left: bool, name: &str) -> Action {
+    if c.args.len() > 3 {
+        c.error(&alloc::format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+        return Action::Continue;
+    }
+    let Ok(count) = count_arg(c) else {
+        return Action::Continue;
+    };
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => {
+            if count.is_some() {
+                reply::null_array(c.out);
+            } else {
+                reply::null(c.out);
+            }
+            return Action::Continue;
+        }
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {}
+    }
+    let l = list(s, cl.db, &c.args[1], c.now_ms);
+    match count {
+        None => {
+            let e = if left { l.pop_front() } else { l.pop_back() };
+            let e = e.expect("lists in the keyspace are not empty");
+            reply::bulk(c.out, &e);
+        }
+        Some(n) => {
+            let n = n.min(l.len());
+            reply::array(c.out, n);
+            for _ in 0..n {
+                let e = if left { l.pop_front() } else { l.pop_back() };
+                reply::bulk(c.out, &e.expect("counted"));
+            }
+        }
+    }
+    s.keyspace.remove_if_empty(cl.db, &c.args[1]);
+    Action::Continue
+}
+
+pub fn lpop(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    pop(s, cl, c, true, "lpop")
+}
+
+pub fn rpop(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    pop(s, cl, c, false, "rpop")
+}
+
+pub fn llen(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => reply::integer(c.out, 0),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let n = list(s, cl.db, &c.args[1], c.now_ms).len();
+            reply::integer(c.out, n as i64);
+        }
+    }
+    Action::Continue
+}
+
+/// `start..=end` of a sequence of `len` after Redis's index rules, or `None` when empty.
+pub fn index_range(mut start: i64, mut end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end.min(len - 1) as usize))
+}
+
+pub fn lrange(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let Some(start) = c.int(2) else {
+        return Action::Continue;
+    };
+    let Some(end) = c.int(3) else {
+        return Action::Continue;
+    };
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => reply::array(c.out, 0),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            match index_range(start, end, l.len()) {
+                None => reply::array(c.out, 0),
+                Some((a, b)) => {
+                    reply::array(c.out, b - a + 1);
+                    for e in l.range(a..=b) {
+                        reply::bulk(c.out, e);
+                    }
+                }
+            }
+        }
+    }
+    Action::Continue
+}
+
+pub fn lindex(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let Some(i) = c.int(2) else {
+        return Action::Continue;
+    };
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => reply::null(c.out),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            let i = if i < 0 { i + l.len() as i64 } else { i };
+            match usize::try_from(i).ok().and_then(|i| l.get(i)) {
+                Some(e) => reply::bulk(c.out, e),
+                None => reply::null(c.out),
+            }
+        }
+    }
+    Action::Continue
+}
+
+fn hash<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Vec<(Vec<u8>, Vec<u8>)> {
+    match &mut s
+        .keyspace
+        .get_or_insert(db, key, now, || Value::Hash(Vec::new()))
+        .value
+    {
+        Value::Hash(h) => h,
+        _ => unreachable!("checked before"),
+    }
+}
+
+fn hset_generic(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, name: &str) -> Action {
+    if c.args.len() % 2 == 1 {
+        c.error(&alloc::format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+        return Action::Continue;
+    }
+    if let Slot::WrongType = slot(s, cl.db, &c.args[1], c.now_ms, is_hash) {
+        return wrong_type(c);
+    }
+    let h = hash(s, cl.db, &c.args[1], c.now_ms);
+    let mut added = 0;
+    for pair in c.args[2..].chunks(2) {
+        match h.iter_mut().find(|(f, _)| *f == pair[0]) {
+            Some((_, v)) => *v = pair[1].clone(),
+            None => {
+                h.push((pair[0].clone(), pair[1].clone()));
+                added += 1;
+            }
+        }
+    }
+    if name == "hmset" {
+        c.ok();
+    } else {
+        reply::integer(c.out, added);
+    }
+    Action::Continue
+}
+
+pub fn hset(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    hset_generic(s, cl, c, "hset")
+}
+
+pub fn hmset(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    hset_generic(s, cl, c, "hmset")
+}
+
+/// Runs `f` on the hash at `args[1]` if there is one (`missing` replied otherwise).
+fn with_hash(
+    s: &mut Server,
+    cl: &mut Client,
+    c: &mut Call<'_>,
+    missing: fn(&mut Vec<u8>),
+    f: impl FnOnce(&mut Vec<(Vec<u8>, Vec<u8>)>, &mut Call<'_>),
+) -> Action {
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_hash) {
+        Slot::Missing => missing(c.out),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let h = hash(s, cl.db, &c.args[1], c.now_ms);
+            f(h, c);
+            s.keyspace.remove_if_empty(cl.db, &c.args[1]);
+        }
+    }
+    Action::Continue
+}
+
+fn zero(out: &mut Vec<u8>) {
+    reply::integer(out, 0);
+}
+
+fn empty_array(out: &mut Vec<u8>) {
+    reply::array(out, 0);
+}
+
+pub fn hget(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_hash(s, cl, c, reply::null, |h, c| {
+        match h.iter().find(|(f, _)| *f == c.args[2]) {
+            Some((_, v)) => reply::bulk(c.out, v),
+            None => reply::null(c.out),
+        }
+    })
+}
+
+pub fn hdel(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_hash(s, cl, c, zero, |h, c| {
+        let before = h.len();
+        for field in &c.args[2..] {
+            if let Some(at) = h.iter().position(|(f, _)| f == field) {
+                h.remove(at);
+            }
+        }
+        reply::integer(c.out, (before - h.len()) as i64);
+    })
+}
+
+pub fn hlen(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_hash(s, cl, c, zero, |h, c| reply::integer(c.out, h.len() as i64))
+}
+
+pub fn hexists(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_hash(s, cl, c, zero, |h, c| {
+        let found = h.iter().any(|(f, _)| *f == c.args[2]);
+        reply::integer(c.out, i64::from(found));
+    })
+}
+
+pub fn hgetall(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_hash(s, cl, c, empty_array, |h, c| {
+        reply::array(c.out, h.len() * 2);
+        for (f, v) in h.iter() {
+            reply::bulk(c.out, f);
+            reply::bulk(c.out, v);
+        }
+    })
+}
+
+fn set<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut BTreeSet<Vec<u8>> {
+    match &mut s
+        .keyspace
+        .get_or_insert(db, key, now, || Value::Set(BTreeSet::new()))
+        .value
+    {
+        Value::Set(set) => set,
+        _ => unreachable!("checked before"),
+    }
+}
+
+pub fn sadd(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    if let Slot::WrongType = slot(s, cl.db, &c.args[1], c.now_ms, is_set) {
+        return wrong_type(c);
+    }
+    let set = set(s, cl.db, &c.args[1], c.now_ms);
+    let added = c.args[2..]
+        .iter()
+        .filter(|m| set.insert(m.to_vec()))
+        .count();
+    reply::integer(c.out, added as i64);
+    Action::Continue
+}
+
+/// Runs `f` on the set at `args[1]` if there is one (`missing` replied otherwise).
+fn with_set(
+    s: &mut Server,
+    cl: &mut Client,
+    c: &mut Call<'_>,
+    missing: fn(&mut Vec<u8>),
+    f: impl FnOnce(&mut BTreeSet<Vec<u8>>, &mut Call<'_>, &mut u64),
+) -> Action {
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_set) {
+        Slot::Missing => missing(c.out),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let mut seed = s.next_random();
+            let set = set(s, cl.db, &c.args[1], c.now_ms);
+            f(set, c, &mut seed);
+            s.keyspace.remove_if_empty(cl.db, &c.args[1]);
+        }
+    }
+    Action::Continue
+}
+
+pub fn srem(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_set(s, cl, c, zero, |set, c, _| {
+        let removed = c.args[2..]
+            .iter()
+            .filter(|m| set.remove(m.as_slice()))
+            .count();
+        reply::integer(c.out, removed as i64);
+    })
+}
+
+pub fn scard(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_set(s, cl, c, zero, |set, c, _| {
+        reply::integer(c.out, set.len() as i64)
+    })
+}
+
+pub fn sismember(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_set(s, cl, c, zero, |set, c, _| {
+        reply::integer(c.out, i64::from(set.contains(c.args[2].as_slice())));
+    })
+}
+
+pub fn smembers(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_set(s, cl, c, empty_array, |set, c, _| {
+        reply::array(c.out, set.len());
+        for m in set.iter() {
+            reply::bulk(c.out, m);
+        }
+    })
+}
+
+pub fn spop(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    if c.args.len() > 3 {
+        c.error(SYNTAX);
+        return Action::Continue;
+    }
+    let Ok(count) = count_arg(c) else {
+        return Action::Continue;
+    };
+    let missing: fn(&mut Vec<u8>) = if count.is_some() {
+        empty_array
+    } else {
+        reply::null
+    };
+    with_set(s, cl, c, missing, |set, c, seed| {
+        let mut pick = |set: &mut BTreeSet<Vec<u8>>| {
+            *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let at = (*seed >> 33) as usize % set.len();
+            let m = set.iter().nth(at).expect("in range").clone();
+            set.remove(&m);
+            m
+        };
+        match count {
+            None => {
+                let m = pick(set);
+                reply::bulk(c.out, &m);
+            }
+            Some(n) => {
+                let n = n.min(set.len());
+                reply::array(c.out, n);
+                for _ in 0..n {
+                    let m = pick(set);
+                    reply::bulk(c.out, &m);
+                }
+            }
+        }
+    })
+}
