@@ -219,13 +219,14 @@ pub fn lrange(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
 }
 
 pub fn lindex(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    let Some(i) = c.int(2) else {
-        return Action::Continue;
-    };
+    // The key is looked up before the index is read (Redis's order).
     match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
         Slot::Missing => reply::null(c.out),
         Slot::WrongType => return wrong_type(c),
         Slot::Found => {
+            let Some(i) = c.int(2) else {
+                return Action::Continue;
+            };
             let l = list(s, cl.db, &c.args[1], c.now_ms);
             let i = if i < 0 { i + l.len() as i64 } else { i };
             match usize::try_from(i).ok().and_then(|i| l.get(i)) {
