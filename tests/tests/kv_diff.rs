@@ -256,7 +256,7 @@ fn command(rng: &mut Rng, family: &str) -> Vec<String> {
             8 => vec!["rpush".into(), k(rng), w(rng)],
             _ => vec!["dbsize".into()],
         },
-        "lists" => match rng.below(10) {
+        "lists" => match rng.below(14) {
             0 => vec!["lpush".into(), k(rng), w(rng), w(rng)],
             1 => vec!["rpush".into(), k(rng), w(rng)],
             2 => vec!["lpushx".into(), k(rng), w(rng)],
@@ -266,9 +266,19 @@ fn command(rng: &mut Rng, family: &str) -> Vec<String> {
             6 => vec!["lrange".into(), k(rng), i(rng), i(rng)],
             7 => vec!["lindex".into(), k(rng), i(rng)],
             8 => vec!["set".into(), k(rng), w(rng)],
-            _ => vec!["lpop".into(), k(rng), i(rng), "1".into()],
+            9 => vec!["lpop".into(), k(rng), i(rng), "1".into()],
+            10 => vec!["lset".into(), k(rng), i(rng), w(rng)],
+            11 => vec!["lrem".into(), k(rng), i(rng), w(rng)],
+            12 => vec!["ltrim".into(), k(rng), i(rng), i(rng)],
+            _ => vec![
+                "linsert".into(),
+                k(rng),
+                rng.pick(&["before", "AFTER", "middle"]).into(),
+                w(rng),
+                w(rng),
+            ],
         },
-        "hashes" => match rng.below(8) {
+        "hashes" => match rng.below(13) {
             0 => vec!["hset".into(), k(rng), w(rng), w(rng), w(rng), w(rng)],
             1 => vec!["hset".into(), k(rng), w(rng)],
             2 => vec!["hget".into(), k(rng), w(rng)],
@@ -276,7 +286,12 @@ fn command(rng: &mut Rng, family: &str) -> Vec<String> {
             4 => vec!["hlen".into(), k(rng)],
             5 => vec!["hexists".into(), k(rng), w(rng)],
             6 => vec!["hgetall".into(), k(rng)],
-            _ => vec!["hmset".into(), k(rng), w(rng), w(rng)],
+            7 => vec!["hmset".into(), k(rng), w(rng), w(rng)],
+            8 => vec!["hsetnx".into(), k(rng), w(rng), w(rng)],
+            9 => vec!["hmget".into(), k(rng), w(rng), w(rng)],
+            10 => vec!["hincrby".into(), k(rng), w(rng), i(rng)],
+            11 => vec![rng.pick(&["hkeys", "hvals"]).into(), k(rng)],
+            _ => vec!["hstrlen".into(), k(rng), w(rng)],
         },
         "sets" => match rng.below(7) {
             0 => vec!["sadd".into(), k(rng), w(rng), w(rng)],

@@ -469,3 +469,221 @@ pub fn spop(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         }
     })
 }
+
+pub fn lset(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    // The key is looked up before the index is read (Redis's order).
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => c.error("ERR no such key"),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let Some(i) = c.int(2) else {
+                return Action::Continue;
+            };
+            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            let i = if i < 0 { i + l.len() as i64 } else { i };
+            match usize::try_from(i).ok().and_then(|i| l.get_mut(i)) {
+                Some(e) => {
+                    *e = c.args[3].clone();
+                    c.ok();
+                }
+                None => c.error("ERR index out of range"),
+            }
+        }
+    }
+    Action::Continue
+}
+
+pub fn lrem(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let Some(count) = c.int(2) else {
+        return Action::Continue;
+    };
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => reply::integer(c.out, 0),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            let target = &c.args[3];
+            let limit = if count == 0 {
+                usize::MAX
+            } else {
+                count.unsigned_abs() as usize
+            };
+            let mut removed = 0;
+            if count >= 0 {
+                let mut i = 0;
+                while i < l.len() && removed < limit {
+                    if l[i] == *target {
+                        l.remove(i);
+                        removed += 1;
+                    } else {
+                        i += 1;
+                    }
+                }
+            } else {
+                let mut i = l.len();
+                while i > 0 && removed < limit {
+                    i -= 1;
+                    if l[i] == *target {
+                        l.remove(i);
+                        removed += 1;
+                    }
+                }
+            }
+            reply::integer(c.out, removed as i64);
+            s.keyspace.remove_if_empty(cl.db, &c.args[1]);
+        }
+    }
+    Action::Continue
+}
+
+pub fn ltrim(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let Some(start) = c.int(2) else {
+        return Action::Continue;
+    };
+    let Some(end) = c.int(3) else {
+        return Action::Continue;
+    };
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => c.ok(),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            match index_range(start, end, l.len()) {
+                None => l.clear(),
+                Some((a, b)) => {
+                    l.truncate(b + 1);
+                    l.drain(..a);
+                }
+            }
+            s.keyspace.remove_if_empty(cl.db, &c.args[1]);
+            c.ok();
+        }
+    }
+    Action::Continue
+}
+
+pub fn linsert(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let after = if c.args[2].eq_ignore_ascii_case(b"after") {
+        true
+    } else if c.args[2].eq_ignore_ascii_case(b"before") {
+        false
+    } else {
+        c.error(SYNTAX);
+        return Action::Continue;
+    };
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_list) {
+        Slot::Missing => reply::integer(c.out, 0),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            match l.iter().position(|e| *e == c.args[3]) {
+                None => reply::integer(c.out, -1),
+                Some(at) => {
+                    l.insert(if after { at + 1 } else { at }, c.args[4].clone());
+                    reply::integer(c.out, l.len() as i64);
+                }
+            }
+        }
+    }
+    Action::Continue
+}
+
+pub fn hsetnx(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    if let Slot::WrongType = slot(s, cl.db, &c.args[1], c.now_ms, is_hash) {
+        return wrong_type(c);
+    }
+    let h = hash(s, cl.db, &c.args[1], c.now_ms);
+    let exists = h.iter().any(|(f, _)| *f == c.args[2]);
+    if !exists {
+        h.push((c.args[2].clone(), c.args[3].clone()));
+    }
+    reply::integer(c.out, i64::from(!exists));
+    Action::Continue
+}
+
+pub fn hmget(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let nils = |out: &mut Vec<u8>, n: usize| {
+        reply::array(out, n);
+        for _ in 0..n {
+            reply::null(out);
+        }
+    };
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_hash) {
+        Slot::Missing => nils(c.out, c.args.len() - 2),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let h = hash(s, cl.db, &c.args[1], c.now_ms);
+            reply::array(c.out, c.args.len() - 2);
+            for field in &c.args[2..] {
+                match h.iter().find(|(f, _)| f == field) {
+                    Some((_, v)) => reply::bulk(c.out, v),
+                    None => reply::null(c.out),
+                }
+            }
+        }
+    }
+    Action::Continue
+}
+
+pub fn hincrby(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let Some(by) = c.int(3) else {
+        return Action::Continue;
+    };
+    if let Slot::WrongType = slot(s, cl.db, &c.args[1], c.now_ms, is_hash) {
+        return wrong_type(c);
+    }
+    let h = hash(s, cl.db, &c.args[1], c.now_ms);
+    let current = match h.iter().find(|(f, _)| *f == c.args[2]) {
+        None => 0,
+        Some((_, v)) => match (v.len() <= 20)
+            .then(|| resp::request::parse_i64(v))
+            .flatten()
+        {
+            Some(n) => n,
+            None => {
+                c.error("ERR hash value is not an integer");
+                s.keyspace.remove_if_empty(cl.db, &c.args[1]);
+                return Action::Continue;
+            }
+        },
+    };
+    let Some(next) = current.checked_add(by) else {
+        c.error(crate::errors::OVERFLOW);
+        s.keyspace.remove_if_empty(cl.db, &c.args[1]);
+        return Action::Continue;
+    };
+    let text = alloc::format!("{next}").into_bytes();
+    match h.iter_mut().find(|(f, _)| *f == c.args[2]) {
+        Some((_, v)) => *v = text,
+        None => h.push((c.args[2].clone(), text)),
+    }
+    reply::integer(c.out, next);
+    Action::Continue
+}
+
+fn hash_column(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, values: bool) -> Action {
+    with_hash(s, cl, c, empty_array, |h, c| {
+        reply::array(c.out, h.len());
+        for (f, v) in h.iter() {
+            reply::bulk(c.out, if values { v } else { f });
+        }
+    })
+}
+
+pub fn hkeys(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    hash_column(s, cl, c, false)
+}
+
+pub fn hvals(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    hash_column(s, cl, c, true)
+}
+
+pub fn hstrlen(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    with_hash(s, cl, c, zero, |h, c| {
+        let n = h
+            .iter()
+            .find(|(f, _)| *f == c.args[2])
+            .map_or(0, |(_, v)| v.len());
+        reply::integer(c.out, n as i64);
+    })
+}

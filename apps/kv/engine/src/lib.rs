@@ -351,6 +351,56 @@ const COMMANDS: &[Command] = &[
         run: collections::lindex,
     },
     Command {
+        name: "lset",
+        arity: 4,
+        run: collections::lset,
+    },
+    Command {
+        name: "lrem",
+        arity: 4,
+        run: collections::lrem,
+    },
+    Command {
+        name: "ltrim",
+        arity: 4,
+        run: collections::ltrim,
+    },
+    Command {
+        name: "linsert",
+        arity: 5,
+        run: collections::linsert,
+    },
+    Command {
+        name: "hsetnx",
+        arity: 4,
+        run: collections::hsetnx,
+    },
+    Command {
+        name: "hmget",
+        arity: -3,
+        run: collections::hmget,
+    },
+    Command {
+        name: "hincrby",
+        arity: 4,
+        run: collections::hincrby,
+    },
+    Command {
+        name: "hkeys",
+        arity: 2,
+        run: collections::hkeys,
+    },
+    Command {
+        name: "hvals",
+        arity: 2,
+        run: collections::hvals,
+    },
+    Command {
+        name: "hstrlen",
+        arity: 3,
+        run: collections::hstrlen,
+    },
+    Command {
         name: "hset",
         arity: -4,
         run: collections::hset,
