@@ -302,6 +302,18 @@ fn command(rng: &mut Rng, family: &str) -> Vec<String> {
             5 => vec!["spop".into(), k(rng), "0".into()],
             _ => vec!["spop".into(), k(rng), i(rng), "x".into()],
         },
+        "transactions" => match rng.below(12) {
+            0..=1 => vec!["multi".into()],
+            2..=3 => vec!["exec".into()],
+            4 => vec!["discard".into()],
+            5 => vec!["nosuch".into(), k(rng)],
+            6 => vec!["get".into()],
+            7 => vec!["incr".into(), k(rng)],
+            8 => vec!["rpush".into(), k(rng), w(rng)],
+            9 => vec!["get".into(), k(rng)],
+            10 => vec!["exec".into(), "x".into()],
+            _ => vec!["set".into(), k(rng), w(rng)],
+        },
         _ => match rng.below(9) {
             0 => {
                 let mut c = vec!["zadd".into(), k(rng)];
@@ -404,4 +416,9 @@ fn sets_reply_as_redis_does() {
 #[test]
 fn sorted_sets_reply_as_redis_does() {
     differential("zsets", 1000);
+}
+
+#[test]
+fn transactions_reply_as_redis_does() {
+    differential("transactions", 1000);
 }

@@ -50,6 +50,10 @@ pub struct Client {
     pub id: u64,
     pub db: usize,
     pub name: Option<Vec<u8>>,
+    /// Commands queued since `MULTI`, if a transaction is open.
+    pub multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command was refused while queueing: `EXEC` will abort.
+    pub multi_dirty: bool,
 }
 
 /// What the connection does after a command.
@@ -110,6 +114,21 @@ struct Command {
 }
 
 const COMMANDS: &[Command] = &[
+    Command {
+        name: "multi",
+        arity: 1,
+        run: multi,
+    },
+    Command {
+        name: "exec",
+        arity: 1,
+        run: exec,
+    },
+    Command {
+        name: "discard",
+        arity: 1,
+        run: discard,
+    },
     Command {
         name: "ping",
         arity: -1,
@@ -541,6 +560,46 @@ fn flushall(s: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
     flush(s, None, c)
 }
 
+fn multi(_: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
+    if client.multi.is_some() {
+        c.error("ERR MULTI calls can not be nested");
+    } else {
+        client.multi = Some(Vec::new());
+        client.multi_dirty = false;
+        c.ok();
+    }
+    Action::Continue
+}
+
+fn exec(s: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
+    let Some(queue) = client.multi.take() else {
+        c.error("ERR EXEC without MULTI");
+        return Action::Continue;
+    };
+    if core::mem::take(&mut client.multi_dirty) {
+        c.error("EXECABORT Transaction discarded because of previous errors.");
+        return Action::Continue;
+    }
+    reply::array(c.out, queue.len());
+    let mut action = Action::Continue;
+    for args in &queue {
+        if s.execute(client, args, c.now_ms, c.out) == Action::Close {
+            action = Action::Close;
+        }
+    }
+    action
+}
+
+fn discard(_: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
+    if client.multi.take().is_none() {
+        c.error("ERR DISCARD without MULTI");
+    } else {
+        client.multi_dirty = false;
+        c.ok();
+    }
+    Action::Continue
+}
+
 fn ping(_: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
     match c.args.len() {
         1 => reply::simple(c.out, "PONG"),
@@ -595,17 +654,35 @@ impl Server {
         let lower: Vec<u8> = name.to_ascii_lowercase();
         let Some(command) = COMMANDS.iter().find(|c| c.name.as_bytes() == lower) else {
             reply::error(out, &unknown_command(args));
+            client.multi_dirty |= client.multi.is_some();
             return Action::Continue;
         };
         let n = args.len() as i32;
         if (command.arity > 0 && n != command.arity) || n < -command.arity {
-            reply::error(
-                out,
-                &alloc::format!(
-                    "ERR wrong number of arguments for '{}' command",
-                    command.name
-                ),
-            );
+            let message =
+                alloc::format!("wrong number of arguments for '{}' command", command.name);
+            if command.name == "exec" {
+                // Redis aborts the transaction on a refused EXEC, even with none open.
+                client.multi = None;
+                client.multi_dirty = false;
+                reply::error(
+                    out,
+                    &alloc::format!("EXECABORT Transaction discarded because of: {message}"),
+                );
+            } else {
+                reply::error(out, &alloc::format!("ERR {message}"));
+                client.multi_dirty |= client.multi.is_some();
+            }
+            return Action::Continue;
+        }
+        if let Some(queue) = &mut client.multi
+            && !matches!(
+                command.name,
+                "exec" | "discard" | "multi" | "watch" | "quit"
+            )
+        {
+            queue.push(args.to_vec());
+            reply::simple(out, "QUEUED");
             return Action::Continue;
         }
         let mut call = Call { args, out, now_ms };
