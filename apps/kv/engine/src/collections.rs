@@ -56,14 +56,16 @@ pub fn count_arg(c: &mut Call<'_>) -> Result<Option<usize>, Replied> {
 }
 
 fn list<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut VecDeque<Vec<u8>> {
-    match &mut s
-        .keyspace
-        .get_or_insert(db, key, now, || Value::List(VecDeque::new()))
-        .value
-    {
-        Value::List(l) => l,
-        _ => unreachable!("checked before"),
-    }
+    s.keyspace.collection(
+        db,
+        key,
+        now,
+        || Value::List(VecDeque::new()),
+        |v| match v {
+            Value::List(x) => Some(x),
+            _ => None,
+        },
+    )
 }
 
 fn push(
@@ -239,14 +241,16 @@ pub fn lindex(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
 }
 
 fn hash<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Vec<(Vec<u8>, Vec<u8>)> {
-    match &mut s
-        .keyspace
-        .get_or_insert(db, key, now, || Value::Hash(Vec::new()))
-        .value
-    {
-        Value::Hash(h) => h,
-        _ => unreachable!("checked before"),
-    }
+    s.keyspace.collection(
+        db,
+        key,
+        now,
+        || Value::Hash(Vec::new()),
+        |v| match v {
+            Value::Hash(x) => Some(x),
+            _ => None,
+        },
+    )
 }
 
 fn hset_generic(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, name: &str) -> Action {
@@ -357,14 +361,16 @@ pub fn hgetall(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
 }
 
 fn set<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut BTreeSet<Vec<u8>> {
-    match &mut s
-        .keyspace
-        .get_or_insert(db, key, now, || Value::Set(BTreeSet::new()))
-        .value
-    {
-        Value::Set(set) => set,
-        _ => unreachable!("checked before"),
-    }
+    s.keyspace.collection(
+        db,
+        key,
+        now,
+        || Value::Set(BTreeSet::new()),
+        |v| match v {
+            Value::Set(x) => Some(x),
+            _ => None,
+        },
+    )
 }
 
 pub fn sadd(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {

@@ -100,6 +100,19 @@ impl Keyspace {
         })
     }
 
+    /// The collection at `key`, made with `make()` if there is none; `get` picks it out of
+    /// the value. The caller checked the key's type first: another type is a bug.
+    pub fn collection<T>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        make: fn() -> Value,
+        get: fn(&mut Value) -> Option<&mut T>,
+    ) -> &mut T {
+        get(&mut self.get_or_insert(db, key, now, make).value).expect("type checked before")
+    }
+
     /// Removes `key` if its collection is empty.
     pub fn remove_if_empty(&mut self, db: usize, key: &[u8]) {
         if self.dbs[db]

@@ -50,14 +50,16 @@ fn find(s: &mut Server, db: usize, key: &[u8], now: u64) -> Lookup {
 }
 
 fn zset<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut ZSet {
-    match &mut s
-        .keyspace
-        .get_or_insert(db, key, now, || Value::ZSet(ZSet::default()))
-        .value
-    {
-        Value::ZSet(z) => z,
-        _ => unreachable!("checked before"),
-    }
+    s.keyspace.collection(
+        db,
+        key,
+        now,
+        || Value::ZSet(ZSet::default()),
+        |v| match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        },
+    )
 }
 
 /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]` (and `ZINCRBY`).
