@@ -231,7 +231,7 @@ fn command(rng: &mut Rng, family: &str) -> Vec<String> {
             14 => vec!["setnx".into(), k(rng), w(rng)],
             _ => vec!["setex".into(), k(rng), rng.pick(EXPIRES).into(), w(rng)],
         },
-        "keys" => match rng.below(10) {
+        "keys" => match rng.below(15) {
             0 => vec!["del".into(), k(rng), k(rng)],
             1 => vec!["exists".into(), k(rng), k(rng)],
             2 => vec!["type".into(), k(rng)],
@@ -254,7 +254,29 @@ fn command(rng: &mut Rng, family: &str) -> Vec<String> {
                 rng.pick(&["*", "k*", "k[12]", "?", "h*"]).into(),
             ],
             8 => vec!["rpush".into(), k(rng), w(rng)],
-            _ => vec!["dbsize".into()],
+            9 => vec!["dbsize".into()],
+            10 => vec![rng.pick(&["rename", "renamenx"]).into(), k(rng), k(rng)],
+            11 => {
+                let mut c = vec!["copy".into(), k(rng), k(rng)];
+                for _ in 0..rng.below(3) {
+                    c.push(rng.pick(&["replace", "db", "DB", "bogus"]).into());
+                    if rng.below(2) == 0 {
+                        c.push(rng.pick(&["0", "1", "16", "x", "-1"]).into());
+                    }
+                }
+                c
+            }
+            12 => vec![
+                "move".into(),
+                k(rng),
+                rng.pick(&["0", "1", "2", "16", "x"]).into(),
+            ],
+            13 => vec![
+                "swapdb".into(),
+                rng.pick(&["0", "1", "x", "16"]).into(),
+                rng.pick(&["0", "1", "y", "-1"]).into(),
+            ],
+            _ => vec!["select".into(), rng.pick(&["0", "1"]).into()],
         },
         "lists" => match rng.below(14) {
             0 => vec!["lpush".into(), k(rng), w(rng), w(rng)],

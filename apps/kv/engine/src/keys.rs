@@ -1,6 +1,7 @@
 //! Commands on keys of any type, as Redis 7.0 answers them (`db.c`, `expire.c`).
 
-use crate::{Action, Call, Client, Server};
+use crate::errors::{DB_RANGE, NOT_INTEGER, SYNTAX};
+use crate::{Action, Call, Client, DATABASES, Server};
 use alloc::string::String;
 use resp::reply;
 
@@ -195,5 +196,143 @@ pub fn keys(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     for k in &found {
         reply::bulk(c.out, k);
     }
+    Action::Continue
+}
+
+/// `RENAME` and `RENAMENX`.
+fn rename_generic(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, nx: bool) -> Action {
+    let now = c.now_ms;
+    let (from, to) = (&c.args[1], &c.args[2]);
+    if s.keyspace.get(cl.db, from, now).is_none() {
+        c.error("ERR no such key");
+        return Action::Continue;
+    }
+    if from == to {
+        if nx {
+            reply::integer(c.out, 0);
+        } else {
+            c.ok();
+        }
+        return Action::Continue;
+    }
+    if nx && s.keyspace.get(cl.db, to, now).is_some() {
+        reply::integer(c.out, 0);
+        return Action::Continue;
+    }
+    let entry = s.keyspace.remove(cl.db, from, now).expect("looked up");
+    s.keyspace.put_entry(cl.db, to, entry);
+    if nx {
+        reply::integer(c.out, 1);
+    } else {
+        c.ok();
+    }
+    Action::Continue
+}
+
+pub fn rename(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    rename_generic(s, cl, c, false)
+}
+
+pub fn renamenx(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    rename_generic(s, cl, c, true)
+}
+
+/// A database index argument as Redis reads one (`getIntFromObject`).
+fn db_index(c: &mut Call<'_>, at: usize) -> Option<i64> {
+    let n = resp::request::parse_i64(&c.args[at]).filter(|n| i32::try_from(*n).is_ok());
+    if n.is_none() {
+        c.error(NOT_INTEGER);
+    }
+    n
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`.
+pub fn copy(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let mut db = cl.db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < c.args.len() {
+        let opt = c.args[j].to_ascii_lowercase();
+        if opt == b"replace" {
+            replace = true;
+        } else if opt == b"db" && j + 1 < c.args.len() {
+            let Some(n) = db_index(c, j + 1) else {
+                return Action::Continue;
+            };
+            if !(0..DATABASES as i64).contains(&n) {
+                c.error(DB_RANGE);
+                return Action::Continue;
+            }
+            db = n as usize;
+            j += 1;
+        } else {
+            c.error(SYNTAX);
+            return Action::Continue;
+        }
+        j += 1;
+    }
+    let now = c.now_ms;
+    let (from, to) = (&c.args[1], &c.args[2]);
+    if db == cl.db && from == to {
+        c.error("ERR source and destination objects are the same");
+        return Action::Continue;
+    }
+    let Some(entry) = s.keyspace.get(cl.db, from, now).cloned() else {
+        reply::integer(c.out, 0);
+        return Action::Continue;
+    };
+    if s.keyspace.get(db, to, now).is_some() && !replace {
+        reply::integer(c.out, 0);
+        return Action::Continue;
+    }
+    s.keyspace.put_entry(db, to, entry);
+    reply::integer(c.out, 1);
+    Action::Continue
+}
+
+/// `MOVE key db`.
+pub fn move_key(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
+    let Some(n) = db_index(c, 2) else {
+        return Action::Continue;
+    };
+    if !(0..DATABASES as i64).contains(&n) {
+        c.error(DB_RANGE);
+        return Action::Continue;
+    }
+    let db = n as usize;
+    if db == cl.db {
+        c.error("ERR source and destination objects are the same");
+        return Action::Continue;
+    }
+    let now = c.now_ms;
+    let key = &c.args[1];
+    if s.keyspace.get(cl.db, key, now).is_none() || s.keyspace.get(db, key, now).is_some() {
+        reply::integer(c.out, 0);
+        return Action::Continue;
+    }
+    let entry = s.keyspace.remove(cl.db, key, now).expect("looked up");
+    s.keyspace.put_entry(db, key, entry);
+    reply::integer(c.out, 1);
+    Action::Continue
+}
+
+/// `SWAPDB index1 index2`: both indexes are read before either is range-checked.
+pub fn swapdb(s: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
+    let parse = |a: &[u8]| resp::request::parse_i64(a).filter(|n| i32::try_from(*n).is_ok());
+    let Some(a) = parse(&c.args[1]) else {
+        c.error("ERR invalid first DB index");
+        return Action::Continue;
+    };
+    let Some(b) = parse(&c.args[2]) else {
+        c.error("ERR invalid second DB index");
+        return Action::Continue;
+    };
+    let range = 0..DATABASES as i64;
+    if !range.contains(&a) || !range.contains(&b) {
+        c.error(DB_RANGE);
+        return Action::Continue;
+    }
+    s.keyspace.swap(a as usize, b as usize);
+    c.ok();
     Action::Continue
 }

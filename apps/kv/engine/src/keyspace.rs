@@ -134,6 +134,16 @@ impl Keyspace {
         self.dbs[db].len()
     }
 
+    /// Swaps two databases' contents.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    /// Puts `entry` at `key` in `db` (its value and expiry as they are).
+    pub fn put_entry(&mut self, db: usize, key: &[u8], entry: Entry) {
+        self.dbs[db].insert(key.to_vec(), entry);
+    }
+
     /// Empties `db`, or every database.
     pub fn flush(&mut self, db: Option<usize>) {
         match db {

@@ -320,6 +320,31 @@ const COMMANDS: &[Command] = &[
         run: keys::persist,
     },
     Command {
+        name: "rename",
+        arity: 3,
+        run: keys::rename,
+    },
+    Command {
+        name: "renamenx",
+        arity: 3,
+        run: keys::renamenx,
+    },
+    Command {
+        name: "copy",
+        arity: -3,
+        run: keys::copy,
+    },
+    Command {
+        name: "move",
+        arity: 3,
+        run: keys::move_key,
+    },
+    Command {
+        name: "swapdb",
+        arity: 3,
+        run: keys::swapdb,
+    },
+    Command {
         name: "keys",
         arity: 2,
         run: keys::keys,
