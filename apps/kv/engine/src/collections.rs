@@ -12,13 +12,19 @@ use resp::reply;
 pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 /// What a key holds, for a command that wants one type.
-enum Slot {
+pub(crate) enum Slot {
     Missing,
     WrongType,
     Found,
 }
 
-fn slot(s: &mut Server, db: usize, key: &[u8], now: u64, is: fn(&Value) -> bool) -> Slot {
+pub(crate) fn slot(
+    s: &mut Server,
+    db: usize,
+    key: &[u8],
+    now: u64,
+    is: fn(&Value) -> bool,
+) -> Slot {
     match s.keyspace.get(db, key, now) {
         None => Slot::Missing,
         Some(e) if is(&e.value) => Slot::Found,

@@ -1,7 +1,7 @@
 //! Sorted-set commands, as Redis 7.0 answers them (`t_zset.c`): the core ones (the rest of
 //! issue 10's list comes later).
 
-use crate::collections::count_arg;
+use crate::collections::{Slot, count_arg, slot};
 use crate::errors::{SYNTAX, WRONG_TYPE};
 use crate::keyspace::Value;
 use crate::zset::ZSet;
@@ -35,18 +35,8 @@ pub fn parse_float(s: &[u8]) -> Option<f64> {
     (!f.is_nan()).then_some(f)
 }
 
-enum Lookup {
-    Missing,
-    WrongType,
-    Present,
-}
-
-fn find(s: &mut Server, db: usize, key: &[u8], now: u64) -> Lookup {
-    match s.keyspace.get(db, key, now) {
-        None => Lookup::Missing,
-        Some(e) if matches!(e.value, Value::ZSet(_)) => Lookup::Present,
-        Some(_) => Lookup::WrongType,
-    }
+fn is_zset(v: &Value) -> bool {
+    matches!(v, Value::ZSet(_))
 }
 
 fn zset<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut ZSet {
@@ -109,13 +99,13 @@ fn zadd_generic(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, incr_only: bo
             }
         }
     }
-    let missing = match find(s, cl.db, &c.args[1], c.now_ms) {
-        Lookup::WrongType => {
+    let missing = match slot(s, cl.db, &c.args[1], c.now_ms, is_zset) {
+        Slot::WrongType => {
             c.error(WRONG_TYPE);
             return Action::Continue;
         }
-        Lookup::Missing => true,
-        Lookup::Present => false,
+        Slot::Missing => true,
+        Slot::Found => false,
     };
     if missing && xx {
         if incr {
@@ -188,10 +178,10 @@ fn with_zset(
     missing: fn(&mut Vec<u8>),
     f: impl FnOnce(&mut ZSet, &mut Call<'_>),
 ) -> Action {
-    match find(s, cl.db, &c.args[1], c.now_ms) {
-        Lookup::Missing => missing(c.out),
-        Lookup::WrongType => c.error(WRONG_TYPE),
-        Lookup::Present => {
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_zset) {
+        Slot::Missing => missing(c.out),
+        Slot::WrongType => c.error(WRONG_TYPE),
+        Slot::Found => {
             let z = zset(s, cl.db, &c.args[1], c.now_ms);
             f(z, c);
             s.keyspace.remove_if_empty(cl.db, &c.args[1]);
