@@ -220,3 +220,16 @@ fn redis_benchmark_default_suite_completes_over_tap() {
     }
     assert!(results >= 20, "{results} results:\n{text}");
 }
+
+#[test]
+fn a_bad_command_line_is_a_clear_error_with_status_2() {
+    for (args, needle) in [
+        (&["--port", "0"][..], "kv: --port: '0' is not a port"),
+        (&["--port", "x"], "kv: --port: 'x' is not a port"),
+        (&["--bogus"], "kv: unexpected argument '--bogus'"),
+    ] {
+        let out = Run::new("kv").args(args).go();
+        tests::assert_status(&out, 2);
+        tests::assert_console(&out, needle);
+    }
+}

@@ -787,3 +787,19 @@ fn power_cut_mid_compaction_loses_no_acknowledged_put() {
     );
     cuts.still_writable();
 }
+
+#[test]
+fn the_relaxed_mode_is_named_and_commits_what_it_acknowledged_on_close() {
+    let img = TestDisk::new("relaxed.img", 16);
+    storectl_ok(&img, &["format"]);
+    let out = storectl_ok(
+        &img,
+        &["--durability", "everysec", "fill", "500", "--writers", "8"],
+    );
+    assert_console(&out, "fill: done puts=500");
+    let stats = storectl_ok(&img, &["--durability", "everysec", "stats"]);
+    assert_console(&stats, "durability=relaxed-1000ms");
+    // Closing the store committed every acknowledged put: a new boot finds them all.
+    let (present, n) = verify(&img, Duration::from_secs(60));
+    assert_eq!(n, 500, "{present:?}");
+}
