@@ -22,6 +22,8 @@ pub mod collections;
 pub mod glob;
 pub mod keys;
 pub mod keyspace;
+pub mod reads;
+pub mod server;
 pub mod strings;
 pub mod zset;
 pub mod zsets;
@@ -105,445 +107,142 @@ impl Call<'_> {
     }
 }
 
-/// `name`'s arity as Redis states it: `n` exactly `n` arguments (name included), `-n` at
-/// least `n`.
-struct Command {
-    name: &'static str,
-    arity: i32,
-    run: fn(&mut Server, &mut Client, &mut Call<'_>) -> Action,
+/// A command: its name (lower case), its arity as Redis states it (`n`: exactly `n`
+/// arguments, name included; `-n`: at least `n`), whether it may change the keyspace, and
+/// what runs it. Each module has a table of its own; [`command`] looks in all of them.
+pub(crate) struct Command {
+    pub name: &'static str,
+    pub arity: i32,
+    /// May change the keyspace: refused when persistence failed or memory is full.
+    pub write: bool,
+    pub run: fn(&mut Server, &mut Client, &mut Call<'_>) -> Action,
+}
+
+type Run = fn(&mut Server, &mut Client, &mut Call<'_>) -> Action;
+
+impl Command {
+    pub(crate) const fn read(name: &'static str, arity: i32, run: Run) -> Self {
+        Self {
+            name,
+            arity,
+            write: false,
+            run,
+        }
+    }
+
+    pub(crate) const fn write(name: &'static str, arity: i32, run: Run) -> Self {
+        Self {
+            name,
+            arity,
+            write: true,
+            run,
+        }
+    }
+}
+
+/// Every command table.
+const TABLES: &[&[Command]] = &[COMMANDS, server::COMMANDS, reads::COMMANDS];
+
+/// The command named `lower` (lower case), if there is one.
+pub(crate) fn command(lower: &[u8]) -> Option<&'static Command> {
+    TABLES
+        .iter()
+        .flat_map(|t| t.iter())
+        .find(|c| c.name.as_bytes() == lower)
+}
+
+/// Every command, in table order.
+pub(crate) fn commands() -> impl Iterator<Item = &'static Command> {
+    TABLES.iter().flat_map(|t| t.iter())
 }
 
 const COMMANDS: &[Command] = &[
-    Command {
-        name: "multi",
-        arity: 1,
-        run: multi,
-    },
-    Command {
-        name: "exec",
-        arity: 1,
-        run: exec,
-    },
-    Command {
-        name: "discard",
-        arity: 1,
-        run: discard,
-    },
-    Command {
-        name: "ping",
-        arity: -1,
-        run: ping,
-    },
-    Command {
-        name: "echo",
-        arity: 2,
-        run: echo,
-    },
-    Command {
-        name: "quit",
-        arity: -1,
-        run: quit,
-    },
-    Command {
-        name: "select",
-        arity: 2,
-        run: select,
-    },
-    Command {
-        name: "dbsize",
-        arity: 1,
-        run: dbsize,
-    },
-    Command {
-        name: "flushdb",
-        arity: -1,
-        run: flushdb,
-    },
-    Command {
-        name: "flushall",
-        arity: -1,
-        run: flushall,
-    },
-    Command {
-        name: "get",
-        arity: 2,
-        run: strings::get,
-    },
-    Command {
-        name: "set",
-        arity: -3,
-        run: strings::set,
-    },
-    Command {
-        name: "setnx",
-        arity: 3,
-        run: strings::setnx,
-    },
-    Command {
-        name: "setex",
-        arity: 4,
-        run: strings::setex,
-    },
-    Command {
-        name: "psetex",
-        arity: 4,
-        run: strings::psetex,
-    },
-    Command {
-        name: "getset",
-        arity: 3,
-        run: strings::getset,
-    },
-    Command {
-        name: "getdel",
-        arity: 2,
-        run: strings::getdel,
-    },
-    Command {
-        name: "mget",
-        arity: -2,
-        run: strings::mget,
-    },
-    Command {
-        name: "mset",
-        arity: -3,
-        run: strings::mset,
-    },
-    Command {
-        name: "msetnx",
-        arity: -3,
-        run: strings::msetnx,
-    },
-    Command {
-        name: "incr",
-        arity: 2,
-        run: strings::incr,
-    },
-    Command {
-        name: "decr",
-        arity: 2,
-        run: strings::decr,
-    },
-    Command {
-        name: "incrby",
-        arity: 3,
-        run: strings::incrby,
-    },
-    Command {
-        name: "decrby",
-        arity: 3,
-        run: strings::decrby,
-    },
-    Command {
-        name: "append",
-        arity: 3,
-        run: strings::append,
-    },
-    Command {
-        name: "strlen",
-        arity: 2,
-        run: strings::strlen,
-    },
-    Command {
-        name: "getrange",
-        arity: 4,
-        run: strings::getrange,
-    },
-    Command {
-        name: "setrange",
-        arity: 4,
-        run: strings::setrange,
-    },
-    Command {
-        name: "del",
-        arity: -2,
-        run: keys::del,
-    },
-    Command {
-        name: "unlink",
-        arity: -2,
-        run: keys::del,
-    },
-    Command {
-        name: "exists",
-        arity: -2,
-        run: keys::exists,
-    },
-    Command {
-        name: "type",
-        arity: 2,
-        run: keys::type_of,
-    },
-    Command {
-        name: "expire",
-        arity: -3,
-        run: keys::expire,
-    },
-    Command {
-        name: "pexpire",
-        arity: -3,
-        run: keys::pexpire,
-    },
-    Command {
-        name: "expireat",
-        arity: -3,
-        run: keys::expireat,
-    },
-    Command {
-        name: "pexpireat",
-        arity: -3,
-        run: keys::pexpireat,
-    },
-    Command {
-        name: "ttl",
-        arity: 2,
-        run: keys::ttl,
-    },
-    Command {
-        name: "pttl",
-        arity: 2,
-        run: keys::pttl,
-    },
-    Command {
-        name: "expiretime",
-        arity: 2,
-        run: keys::expiretime,
-    },
-    Command {
-        name: "pexpiretime",
-        arity: 2,
-        run: keys::pexpiretime,
-    },
-    Command {
-        name: "persist",
-        arity: 2,
-        run: keys::persist,
-    },
-    Command {
-        name: "rename",
-        arity: 3,
-        run: keys::rename,
-    },
-    Command {
-        name: "renamenx",
-        arity: 3,
-        run: keys::renamenx,
-    },
-    Command {
-        name: "copy",
-        arity: -3,
-        run: keys::copy,
-    },
-    Command {
-        name: "move",
-        arity: 3,
-        run: keys::move_key,
-    },
-    Command {
-        name: "swapdb",
-        arity: 3,
-        run: keys::swapdb,
-    },
-    Command {
-        name: "keys",
-        arity: 2,
-        run: keys::keys,
-    },
-    Command {
-        name: "lpush",
-        arity: -3,
-        run: collections::lpush,
-    },
-    Command {
-        name: "rpush",
-        arity: -3,
-        run: collections::rpush,
-    },
-    Command {
-        name: "lpushx",
-        arity: -3,
-        run: collections::lpushx,
-    },
-    Command {
-        name: "rpushx",
-        arity: -3,
-        run: collections::rpushx,
-    },
-    Command {
-        name: "lpop",
-        arity: -2,
-        run: collections::lpop,
-    },
-    Command {
-        name: "rpop",
-        arity: -2,
-        run: collections::rpop,
-    },
-    Command {
-        name: "llen",
-        arity: 2,
-        run: collections::llen,
-    },
-    Command {
-        name: "lrange",
-        arity: 4,
-        run: collections::lrange,
-    },
-    Command {
-        name: "lindex",
-        arity: 3,
-        run: collections::lindex,
-    },
-    Command {
-        name: "lset",
-        arity: 4,
-        run: collections::lset,
-    },
-    Command {
-        name: "lrem",
-        arity: 4,
-        run: collections::lrem,
-    },
-    Command {
-        name: "ltrim",
-        arity: 4,
-        run: collections::ltrim,
-    },
-    Command {
-        name: "linsert",
-        arity: 5,
-        run: collections::linsert,
-    },
-    Command {
-        name: "hsetnx",
-        arity: 4,
-        run: collections::hsetnx,
-    },
-    Command {
-        name: "hmget",
-        arity: -3,
-        run: collections::hmget,
-    },
-    Command {
-        name: "hincrby",
-        arity: 4,
-        run: collections::hincrby,
-    },
-    Command {
-        name: "hkeys",
-        arity: 2,
-        run: collections::hkeys,
-    },
-    Command {
-        name: "hvals",
-        arity: 2,
-        run: collections::hvals,
-    },
-    Command {
-        name: "hstrlen",
-        arity: 3,
-        run: collections::hstrlen,
-    },
-    Command {
-        name: "hset",
-        arity: -4,
-        run: collections::hset,
-    },
-    Command {
-        name: "hmset",
-        arity: -4,
-        run: collections::hmset,
-    },
-    Command {
-        name: "hget",
-        arity: 3,
-        run: collections::hget,
-    },
-    Command {
-        name: "hdel",
-        arity: -3,
-        run: collections::hdel,
-    },
-    Command {
-        name: "hlen",
-        arity: 2,
-        run: collections::hlen,
-    },
-    Command {
-        name: "hexists",
-        arity: 3,
-        run: collections::hexists,
-    },
-    Command {
-        name: "hgetall",
-        arity: 2,
-        run: collections::hgetall,
-    },
-    Command {
-        name: "sadd",
-        arity: -3,
-        run: collections::sadd,
-    },
-    Command {
-        name: "srem",
-        arity: -3,
-        run: collections::srem,
-    },
-    Command {
-        name: "scard",
-        arity: 2,
-        run: collections::scard,
-    },
-    Command {
-        name: "sismember",
-        arity: 3,
-        run: collections::sismember,
-    },
-    Command {
-        name: "smembers",
-        arity: 2,
-        run: collections::smembers,
-    },
-    Command {
-        name: "spop",
-        arity: -2,
-        run: collections::spop,
-    },
-    Command {
-        name: "zadd",
-        arity: -4,
-        run: zsets::zadd,
-    },
-    Command {
-        name: "zincrby",
-        arity: 4,
-        run: zsets::zincrby,
-    },
-    Command {
-        name: "zcard",
-        arity: 2,
-        run: zsets::zcard,
-    },
-    Command {
-        name: "zscore",
-        arity: 3,
-        run: zsets::zscore,
-    },
-    Command {
-        name: "zrem",
-        arity: -3,
-        run: zsets::zrem,
-    },
-    Command {
-        name: "zpopmin",
-        arity: -2,
-        run: zsets::zpopmin,
-    },
-    Command {
-        name: "zpopmax",
-        arity: -2,
-        run: zsets::zpopmax,
-    },
+    Command::read("multi", 1, multi),
+    Command::read("exec", 1, exec),
+    Command::read("discard", 1, discard),
+    Command::read("ping", -1, ping),
+    Command::read("echo", 2, echo),
+    Command::read("quit", -1, quit),
+    Command::read("select", 2, select),
+    Command::read("dbsize", 1, dbsize),
+    Command::write("flushdb", -1, flushdb),
+    Command::write("flushall", -1, flushall),
+    Command::read("get", 2, strings::get),
+    Command::write("set", -3, strings::set),
+    Command::write("setnx", 3, strings::setnx),
+    Command::write("setex", 4, strings::setex),
+    Command::write("psetex", 4, strings::psetex),
+    Command::write("getset", 3, strings::getset),
+    Command::write("getdel", 2, strings::getdel),
+    Command::read("mget", -2, strings::mget),
+    Command::write("mset", -3, strings::mset),
+    Command::write("msetnx", -3, strings::msetnx),
+    Command::write("incr", 2, strings::incr),
+    Command::write("decr", 2, strings::decr),
+    Command::write("incrby", 3, strings::incrby),
+    Command::write("decrby", 3, strings::decrby),
+    Command::write("append", 3, strings::append),
+    Command::read("strlen", 2, strings::strlen),
+    Command::read("getrange", 4, strings::getrange),
+    Command::write("setrange", 4, strings::setrange),
+    Command::write("del", -2, keys::del),
+    Command::write("unlink", -2, keys::del),
+    Command::read("exists", -2, keys::exists),
+    Command::read("type", 2, keys::type_of),
+    Command::write("expire", -3, keys::expire),
+    Command::write("pexpire", -3, keys::pexpire),
+    Command::write("expireat", -3, keys::expireat),
+    Command::write("pexpireat", -3, keys::pexpireat),
+    Command::read("ttl", 2, keys::ttl),
+    Command::read("pttl", 2, keys::pttl),
+    Command::read("expiretime", 2, keys::expiretime),
+    Command::read("pexpiretime", 2, keys::pexpiretime),
+    Command::write("persist", 2, keys::persist),
+    Command::write("rename", 3, keys::rename),
+    Command::write("renamenx", 3, keys::renamenx),
+    Command::write("copy", -3, keys::copy),
+    Command::write("move", 3, keys::move_key),
+    Command::write("swapdb", 3, keys::swapdb),
+    Command::read("keys", 2, keys::keys),
+    Command::write("lpush", -3, collections::lpush),
+    Command::write("rpush", -3, collections::rpush),
+    Command::write("lpushx", -3, collections::lpushx),
+    Command::write("rpushx", -3, collections::rpushx),
+    Command::write("lpop", -2, collections::lpop),
+    Command::write("rpop", -2, collections::rpop),
+    Command::read("llen", 2, collections::llen),
+    Command::read("lrange", 4, collections::lrange),
+    Command::read("lindex", 3, collections::lindex),
+    Command::write("lset", 4, collections::lset),
+    Command::write("lrem", 4, collections::lrem),
+    Command::write("ltrim", 4, collections::ltrim),
+    Command::write("linsert", 5, collections::linsert),
+    Command::write("hsetnx", 4, collections::hsetnx),
+    Command::read("hmget", -3, collections::hmget),
+    Command::write("hincrby", 4, collections::hincrby),
+    Command::read("hkeys", 2, collections::hkeys),
+    Command::read("hvals", 2, collections::hvals),
+    Command::read("hstrlen", 3, collections::hstrlen),
+    Command::write("hset", -4, collections::hset),
+    Command::write("hmset", -4, collections::hmset),
+    Command::read("hget", 3, collections::hget),
+    Command::write("hdel", -3, collections::hdel),
+    Command::read("hlen", 2, collections::hlen),
+    Command::read("hexists", 3, collections::hexists),
+    Command::read("hgetall", 2, collections::hgetall),
+    Command::write("sadd", -3, collections::sadd),
+    Command::write("srem", -3, collections::srem),
+    Command::read("scard", 2, collections::scard),
+    Command::read("sismember", 3, collections::sismember),
+    Command::read("smembers", 2, collections::smembers),
+    Command::write("spop", -2, collections::spop),
+    Command::write("zadd", -4, zsets::zadd),
+    Command::write("zincrby", 4, zsets::zincrby),
+    Command::read("zcard", 2, zsets::zcard),
+    Command::read("zscore", 3, zsets::zscore),
+    Command::write("zrem", -3, zsets::zrem),
+    Command::write("zpopmin", -2, zsets::zpopmin),
+    Command::write("zpopmax", -2, zsets::zpopmax),
 ];
 
 fn echo(_: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
@@ -677,7 +376,7 @@ impl Server {
             return Action::Continue;
         };
         let lower: Vec<u8> = name.to_ascii_lowercase();
-        let Some(command) = COMMANDS.iter().find(|c| c.name.as_bytes() == lower) else {
+        let Some(command) = command(&lower) else {
             reply::error(out, &unknown_command(args));
             client.multi_dirty |= client.multi.is_some();
             return Action::Continue;
