@@ -291,10 +291,11 @@ impl RunConfig {
         match self.format {
             // acpi=off: QEMU then lists each virtio-mmio transport on the kernel command
             // line. force-legacy=off: version 2 transports (the kernel drives both).
+            // rtc=on: the CMOS clock, the kernel's wall clock (`libos::time::unix_time`).
             Format::Pvh if self.machine == Machine::Microvm => {
                 cmd.args([
                     "-M",
-                    "microvm,x-option-roms=off,rtc=off,acpi=off",
+                    "microvm,x-option-roms=off,rtc=on,acpi=off",
                     "-nodefaults",
                     "-global",
                     "virtio-mmio.force-legacy=off",
@@ -722,7 +723,7 @@ mod tests {
         let words = args(&config.command());
         assert!(words.starts_with(&[
             "-M".into(),
-            "microvm,x-option-roms=off,rtc=off,acpi=off".into(),
+            "microvm,x-option-roms=off,rtc=on,acpi=off".into(),
             "-nodefaults".into(),
             "-global".into(),
             "virtio-mmio.force-legacy=off".into(),

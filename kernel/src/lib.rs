@@ -17,6 +17,7 @@ extern crate alloc;
 
 pub mod block;
 pub mod bootinfo;
+pub(crate) mod calendar;
 pub mod cmdline;
 pub mod drivers;
 pub mod exit_status;

@@ -142,3 +142,20 @@ pub fn sleep_until(deadline: Duration) {
 pub fn sleep(duration: Duration) {
     sleep_until(since_boot().saturating_add(duration));
 }
+
+/// The wall clock at boot (nanoseconds since the Unix epoch, minus the time since boot
+/// when it was read), once read.
+static WALL_AT_BOOT: spin::Once<Option<u64>> = spin::Once::new();
+
+/// Time since the Unix epoch: the real-time clock (read once, on first use; it counts
+/// whole seconds, so this may be behind the host by up to a second) plus the TSC since.
+/// `None` when the machine has no RTC (microvm without `rtc=on`).
+pub fn wall_clock() -> Option<Duration> {
+    let at_boot = *WALL_AT_BOOT.call_once(|| {
+        let seconds = crate::arch::rtc::unix_seconds()?;
+        let since = since_boot_ns();
+        let wall = seconds.checked_mul(1_000_000_000)?;
+        Some(wall.saturating_sub(since))
+    });
+    at_boot.map(|b| Duration::from_nanos(b + since_boot_ns()))
+}

@@ -228,6 +228,14 @@ fn store_id() -> u64 {
     x ^ (x >> 31)
 }
 
+/// A batch [`Store::append`] appended: where it ends in the log, and how many of its
+/// deletes found their key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    end: u64,
+    pub removed: usize,
+}
+
 /// A disk's place in [`OPEN`], released when dropped.
 struct Claim(String);
 
@@ -268,6 +276,8 @@ struct State {
     /// Automatic passes wait until the tail reaches this (a pass that found little to
     /// reclaim is not repeated at once).
     auto_after: u64,
+    /// Loads in progress ([`Store::for_each_live`]): compaction waits for them.
+    readers: u32,
 }
 
 impl State {
@@ -385,6 +395,7 @@ impl Store {
                 last_compaction: None,
                 last_pass: Err(Error::Closed),
                 auto_after: 0,
+                readers: 0,
             }),
             work: Condvar::new(),
             compact: Condvar::new(),
@@ -528,6 +539,114 @@ impl Store {
 
     /// Async [`batch`](Self::batch).
     pub async fn batch_async(&self, ops: &[Op<'_>]) -> Result<usize> {
+        let appended = self.append_async(ops).await?;
+        self.wait_async(appended).await?;
+        Ok(appended.removed)
+    }
+
+    /// Appends `ops` as one atomic batch and returns at once, before it is durable:
+    /// [`wait`](Self::wait) for that. Batches are ordered as the calls return, so a caller
+    /// that appends under its own lock has the store apply batches in its order. It
+    /// blocks only while the open group is full (until the committer seals it) or the
+    /// store is full and a compaction pass may make room.
+    pub fn append(&self, ops: &[Op<'_>]) -> Result<Appended> {
+        crate::task::block_on(self.append_async(ops))
+    }
+
+    /// Everything appended so far, as one [`Appended`] to [`wait`](Self::wait) for: a
+    /// reply that shows data must not go out before that data is durable.
+    pub fn appended(&self) -> Appended {
+        let st = lock(&self.shared().state);
+        Appended {
+            end: st.log.tail(),
+            removed: 0,
+        }
+    }
+
+    /// Waits until the batch `appended` is durable (see [`Durability`]: with `Relaxed`, only
+    /// while commits are far behind).
+    pub fn wait(&self, appended: Appended) -> Result {
+        crate::task::block_on(self.wait_async(appended))
+    }
+
+    /// Async [`wait`](Self::wait).
+    pub async fn wait_async(&self, appended: Appended) -> Result {
+        let shared = self.shared();
+        if let Durability::Relaxed { .. } = shared.durability {
+            // Acknowledged now; writers wait only when commits fall far behind.
+            wait_durable(shared, appended.end.saturating_sub(RELAXED_MAX_BEHIND)).await
+        } else {
+            wait_durable(shared, appended.end).await
+        }
+    }
+
+    /// The largest batch (record bytes, each record counted with
+    /// [`RECORD_OVERHEAD`](Self::RECORD_OVERHEAD)) one [`append`](Self::append) takes.
+    pub fn max_batch(&self) -> usize {
+        let st = lock(&self.shared().state);
+        (st.log.layout().chunk() - 64) as usize
+    }
+
+    /// Bytes a record takes besides its key and value.
+    pub const RECORD_OVERHEAD: usize = logstore::format::RECORD_HEADER;
+
+    /// Calls `f` with every live record, in log order (not key order), reading the log
+    /// sequentially in large steps: how an app loads all its data at start. Compaction
+    /// waits while this runs. Records appended meanwhile may or may not be seen.
+    pub fn for_each_live(&self, mut f: impl FnMut(&[u8], &[u8])) -> Result {
+        let shared = self.shared();
+        {
+            let mut st = lock(&shared.state);
+            st.readers += 1;
+        }
+        let result = (|| {
+            // A pass that was running finishes first.
+            loop {
+                let st = lock(&shared.state);
+                if !st.compacting {
+                    break;
+                }
+                drop(st);
+                crate::thread::sleep(Duration::from_millis(1));
+            }
+            let (mut at, reader) = {
+                let st = lock(&shared.state);
+                (st.log.head(), st.log.reader())
+            };
+            let mut disk = DiskReader(shared.disk);
+            loop {
+                let durable = lock(&shared.state).log.durable();
+                if at >= durable {
+                    return Ok(());
+                }
+                let step = logstore::read_step(reader, &mut disk, at, durable, durable, 1 << 20)?;
+                let st = lock(&shared.state);
+                for r in &step.records {
+                    let key = &step.bytes[r.key.clone()];
+                    let value = &step.bytes[r.value.clone()];
+                    let loc = logstore::Loc {
+                        lsn: r.lsn,
+                        len: logstore::format::record_len(key.len(), value.len()) as u32,
+                    };
+                    if st.log.still_at(key, loc) {
+                        f(key, value);
+                    }
+                }
+                drop(st);
+                at = step.end;
+                crate::thread::yield_now();
+            }
+        })();
+        let mut st = lock(&shared.state);
+        st.readers -= 1;
+        st.changed();
+        drop(st);
+        shared.compact.notify_one();
+        result
+    }
+
+    /// Async [`append`](Self::append).
+    pub async fn append_async(&self, ops: &[Op<'_>]) -> Result<Appended> {
         let shared = self.shared();
         let class = if ops.iter().all(|o| matches!(o, Op::Delete { .. })) {
             Class::Delete
@@ -574,14 +693,7 @@ impl Store {
             }
         })
         .await?;
-        if let Durability::Relaxed { .. } = shared.durability {
-            // Acknowledged now; writers wait only when commits fall far behind.
-            let behind = end.saturating_sub(RELAXED_MAX_BEHIND);
-            wait_durable(shared, behind).await?;
-        } else {
-            wait_durable(shared, end).await?;
-        }
-        Ok(removed)
+        Ok(Appended { end, removed })
     }
 
     /// Up to `limit` keys that start with `prefix`, after `after` (the last key of the

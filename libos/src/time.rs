@@ -67,3 +67,11 @@ pub fn sleep_until(deadline: Instant) {
 pub fn boot_time() -> Duration {
     kernel::time::boot_to_main()
 }
+
+/// Time since the Unix epoch, from the machine's real-time clock (whole seconds when first
+/// read, so up to a second behind the host) and the TSC; `None` when the machine has no
+/// RTC. [`Instant`] is the clock for intervals: this one is for timestamps that outlive a
+/// boot (expiry times on disk, `TIME`).
+pub fn unix_time() -> Option<Duration> {
+    kernel::time::wall_clock()
+}

@@ -1,7 +1,12 @@
 //! `kv`: a Redis-compatible key-value server (work in progress, issue 10).
 //!
 //! ```text
-//! kv [--port N]      listen on port N (default 6379), on every address
+//! kv [--port N] [--persistence durable|everysec|none] [--disk NAME]
+//!   --port N          listen on port N (default 6379), on every address
+//!   --persistence M   durable (default with a disk): a write is acknowledged once it is
+//!                     on disk; everysec: acknowledged at once, on disk within a second;
+//!                     none (default without a disk): in memory only
+//!   --disk NAME       the disk for the data (default vda); the whole disk is kv's store
 //! ```
 //!
 //! `redis-cli` and other Redis clients talk to it unchanged. The protocol (`resp`) and the
@@ -10,12 +15,19 @@
 //! once (pipelining). A malformed request gets Redis's `-ERR Protocol error: ...` and that
 //! connection is closed; the others go on.
 //!
-//! So far the data lives in memory only, and the clock is the time since boot (there is no
-//! wall clock yet), so `EXPIREAT` takes times on that clock.
+//! With persistence every command's changes go to `libos::store` in execution order (see
+//! [`persistence`]), and no reply goes out before everything appended when its command
+//! ran is durable: a client never sees, from any connection, a write a power cut could
+//! take back. Expiry times are Unix times from the machine's real-time clock, so they
+//! hold across restarts.
 
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod persistence;
 
 use core::time::Duration;
 use kvengine::{Action, Client, Server};
@@ -25,11 +37,12 @@ use libos::prelude::*;
 use libos::sync::Mutex;
 use libos::time::Instant;
 use libos::{env, eprintln, println, process, thread};
+use persistence::{Mode, Persistence};
 use resp::{Limits, Parsed};
 
 libos::main!(main);
 
-const USAGE: &str = "usage: kv [--port N]";
+const USAGE: &str = "usage: kv [--port N] [--persistence durable|everysec|none] [--disk NAME]";
 
 /// Established connections that may wait for the accept loop.
 const BACKLOG: usize = 1024;
@@ -41,8 +54,17 @@ const READ_SIZE: usize = 16 * 1024;
 fn main() {
     let mut args = env::args().skip(1);
     let mut port: u16 = 6379;
+    let mut mode: Option<Mode> = None;
+    let mut disk: Option<String> = None;
     while let Some(flag) = args.next() {
         match (flag.as_str(), args.next()) {
+            ("--persistence", Some(v)) => {
+                mode = Some(Mode::parse(&v).unwrap_or_else(|| {
+                    eprintln!("kv: --persistence: '{v}' is not durable, everysec or none\n{USAGE}");
+                    process::exit(2)
+                }))
+            }
+            ("--disk", Some(v)) => disk = Some(v),
             ("--port", Some(v)) => {
                 port = v.parse().ok().filter(|&p| p > 0).unwrap_or_else(|| {
                     eprintln!("kv: --port: '{v}' is not a port\n{USAGE}");
@@ -55,6 +77,33 @@ fn main() {
             }
         }
     }
+    let disk = disk.unwrap_or_else(|| "vda".into());
+    let mode = mode.unwrap_or_else(|| {
+        if libos::block::disks().iter().any(|d| d.name == disk) {
+            Mode::Durable
+        } else {
+            Mode::None
+        }
+    });
+    let mut server = Server::new();
+    if libos::time::unix_time().is_none() {
+        eprintln!(
+            "kv: warning: no real-time clock: expiry times count from boot{}",
+            if mode == Mode::None {
+                ""
+            } else {
+                " and will not hold across restarts"
+            }
+        );
+    }
+    let persistence: Option<&'static Persistence> = (mode != Mode::None).then(|| {
+        &*Box::leak(Box::new(Persistence::open(
+            &disk,
+            mode,
+            &mut server,
+            now_ms(),
+        )))
+    });
     let options = SocketOptions {
         backlog: BACKLOG,
         ..SocketOptions::default()
@@ -64,11 +113,15 @@ fn main() {
             eprintln!("kv: cannot listen on port {port}: {e}");
             process::exit(1)
         });
+    let how = match persistence {
+        Some(p) => format!("persistence {} on {}", p.mode.name(), p.disk),
+        None => "in memory".into(),
+    };
     match net::wait_for_address(Some(Duration::from_secs(30))) {
-        Ok((ip, _)) => println!("kv: serving on redis://{ip}:{port} (in memory)"),
-        Err(e) => println!("kv: serving on port {port} (in memory; {e})"),
+        Ok((ip, _)) => println!("kv: serving on redis://{ip}:{port} ({how})"),
+        Err(e) => println!("kv: serving on port {port} ({how}; {e})"),
     }
-    let server: &'static Mutex<Server> = Box::leak(Box::new(Mutex::new(Server::new())));
+    let server: &'static Mutex<Server> = Box::leak(Box::new(Mutex::new(server)));
     for (id, accepted) in listener.incoming().enumerate() {
         let stream = match accepted {
             Ok(stream) => stream,
@@ -80,20 +133,27 @@ fn main() {
         let spawned = thread::Builder::new()
             .name(format!("client-{id}"))
             .stack_size(CONNECTION_STACK)
-            .spawn(move || serve(stream, server, id as u64 + 1));
+            .spawn(move || serve(stream, server, persistence, id as u64 + 1));
         if let Err(e) = spawned {
             eprintln!("kv: connection {id} dropped: {e}");
         }
     }
 }
 
-/// Milliseconds on the server's clock.
+/// Milliseconds on the server's clock: Unix time, or the time since boot without an RTC.
 fn now_ms() -> u64 {
-    Instant::now().since_boot().as_millis() as u64
+    libos::time::unix_time()
+        .unwrap_or_else(|| Instant::now().since_boot())
+        .as_millis() as u64
 }
 
 /// Serves one connection until it ends.
-fn serve(mut stream: TcpStream, server: &Mutex<Server>, id: u64) {
+fn serve(
+    mut stream: TcpStream,
+    server: &Mutex<Server>,
+    persistence: Option<&Persistence>,
+    id: u64,
+) {
     let _ = stream.set_nodelay(true);
     let limits = Limits::default();
     let mut client = Client {
@@ -119,7 +179,23 @@ fn serve(mut stream: TcpStream, server: &Mutex<Server>, id: u64) {
                 Ok(Parsed::Command { args, used }) => {
                     start += used;
                     let mut server = server.lock().unwrap_or_else(|e| match e {});
+                    let before = out.len();
                     close = server.execute(&mut client, &args, now_ms(), &mut out) == Action::Close;
+                    if let Some(p) = persistence {
+                        let ops = core::mem::take(&mut server.changes);
+                        if !ops.is_empty()
+                            && let Err(e) = p.append(ops)
+                        {
+                            // Not on disk: the command gets an error instead of its reply,
+                            // and writes are refused from now on.
+                            let message =
+                                format!("MISCONF Errors writing to the store on {}: {e}", p.disk);
+                            eprintln!("kv: {}: cannot write: {e}; refusing writes", p.disk);
+                            out.truncate(before);
+                            resp::reply::error(&mut out, &message);
+                            server.write_error = Some(message);
+                        }
+                    }
                 }
                 Err(e) => {
                     resp::reply::error(&mut out, &format!("ERR {e}"));
@@ -128,6 +204,28 @@ fn serve(mut stream: TcpStream, server: &Mutex<Server>, id: u64) {
             }
         }
         buf.drain(..start);
+        if let Some(p) = persistence
+            && !out.is_empty()
+        {
+            // Nothing these replies show may be lost: wait until all that was appended
+            // when they were made is durable (one flush for every client waiting now).
+            let appended = p.store.appended();
+            if let Err(e) = p.store.wait(appended) {
+                eprintln!(
+                    "kv: {}: cannot commit: {e}; closing connection {id}",
+                    p.disk
+                );
+                let mut server = server.lock().unwrap_or_else(|e| match e {});
+                if server.write_error.is_none() {
+                    server.write_error = Some(format!(
+                        "MISCONF Errors writing to the store on {}: {e}",
+                        p.disk
+                    ));
+                }
+                let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
+        }
         if !out.is_empty() {
             if stream.write_all(&out).is_err() {
                 return;

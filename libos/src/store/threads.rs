@@ -109,7 +109,9 @@ pub(super) fn compact_loop(shared: &Shared) {
                 if st.closing || st.log.failure().is_some() {
                     return;
                 }
-                if st.compactions_wanted > st.compactions_done || st.auto_compaction_due() {
+                let wanted =
+                    st.compactions_wanted > st.compactions_done || st.auto_compaction_due();
+                if wanted && st.readers == 0 {
                     break;
                 }
                 if st.log.checkpoint_due() {

@@ -610,6 +610,11 @@ impl Log {
 
     /// Whether `key`'s latest record is still at `loc` (a read that failed its check is
     /// corruption only if so; otherwise the record moved under it and the read is retried).
+    /// The LSN of the oldest group in the log.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
     pub fn still_at(&self, key: &[u8], loc: Loc) -> bool {
         self.index.get(key) == Some(loc)
     }

@@ -2,9 +2,8 @@
 //! the core commands of each (the rest of issue 10's list comes later).
 
 use crate::errors::{SYNTAX, WRONG_TYPE};
-use crate::keyspace::Value;
+use crate::keyspace::{Hash, List, Set, Value};
 use crate::{Action, Call, Client, Server};
-use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use resp::reply;
 
@@ -61,12 +60,24 @@ pub fn count_arg(c: &mut Call<'_>) -> Result<Option<usize>, Replied> {
     }
 }
 
-fn list<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut VecDeque<Vec<u8>> {
+/// The value at `key` for reading (the caller found it there).
+fn value<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a Value {
+    &s.keyspace.get(db, key, now).expect("looked up").value
+}
+
+fn list_ref<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a List {
+    match value(s, db, key, now) {
+        Value::List(l) => l,
+        _ => unreachable!("type checked before"),
+    }
+}
+
+fn list<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut List {
     s.keyspace.collection(
         db,
         key,
         now,
-        || Value::List(VecDeque::new()),
+        || Value::List(List::default()),
         |v| match v {
             Value::List(x) => Some(x),
             _ => None,
@@ -177,7 +188,7 @@ pub fn llen(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         Slot::Missing => reply::integer(c.out, 0),
         Slot::WrongType => return wrong_type(c),
         Slot::Found => {
-            let n = list(s, cl.db, &c.args[1], c.now_ms).len();
+            let n = list_ref(s, cl.db, &c.args[1], c.now_ms).len();
             reply::integer(c.out, n as i64);
         }
     }
@@ -211,7 +222,7 @@ pub fn lrange(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         Slot::Missing => reply::array(c.out, 0),
         Slot::WrongType => return wrong_type(c),
         Slot::Found => {
-            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            let l = list_ref(s, cl.db, &c.args[1], c.now_ms);
             match index_range(start, end, l.len()) {
                 None => reply::array(c.out, 0),
                 Some((a, b)) => {
@@ -235,7 +246,7 @@ pub fn lindex(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
             let Some(i) = c.int(2) else {
                 return Action::Continue;
             };
-            let l = list(s, cl.db, &c.args[1], c.now_ms);
+            let l = list_ref(s, cl.db, &c.args[1], c.now_ms);
             let i = if i < 0 { i + l.len() as i64 } else { i };
             match usize::try_from(i).ok().and_then(|i| l.get(i)) {
                 Some(e) => reply::bulk(c.out, e),
@@ -246,12 +257,19 @@ pub fn lindex(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     Action::Continue
 }
 
-fn hash<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Vec<(Vec<u8>, Vec<u8>)> {
+fn hash_ref<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a Hash {
+    match value(s, db, key, now) {
+        Value::Hash(h) => h,
+        _ => unreachable!("type checked before"),
+    }
+}
+
+fn hash<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Hash {
     s.keyspace.collection(
         db,
         key,
         now,
-        || Value::Hash(Vec::new()),
+        || Value::Hash(Hash::default()),
         |v| match v {
             Value::Hash(x) => Some(x),
             _ => None,
@@ -272,12 +290,8 @@ fn hset_generic(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, name: &str) -
     let h = hash(s, cl.db, &c.args[1], c.now_ms);
     let mut added = 0;
     for pair in c.args[2..].chunks(2) {
-        match h.iter_mut().find(|(f, _)| *f == pair[0]) {
-            Some((_, v)) => *v = pair[1].clone(),
-            None => {
-                h.push((pair[0].clone(), pair[1].clone()));
-                added += 1;
-            }
+        if h.set(&pair[0], pair[1].clone()) {
+            added += 1;
         }
     }
     if name == "hmset" {
@@ -302,16 +316,12 @@ fn with_hash(
     cl: &mut Client,
     c: &mut Call<'_>,
     missing: fn(&mut Vec<u8>),
-    f: impl FnOnce(&mut Vec<(Vec<u8>, Vec<u8>)>, &mut Call<'_>),
+    f: impl FnOnce(&Hash, &mut Call<'_>),
 ) -> Action {
     match slot(s, cl.db, &c.args[1], c.now_ms, is_hash) {
         Slot::Missing => missing(c.out),
         Slot::WrongType => return wrong_type(c),
-        Slot::Found => {
-            let h = hash(s, cl.db, &c.args[1], c.now_ms);
-            f(h, c);
-            s.keyspace.remove_if_empty(cl.db, &c.args[1]);
-        }
+        Slot::Found => f(hash_ref(s, cl.db, &c.args[1], c.now_ms), c),
     }
     Action::Continue
 }
@@ -325,24 +335,24 @@ fn empty_array(out: &mut Vec<u8>) {
 }
 
 pub fn hget(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    with_hash(s, cl, c, reply::null, |h, c| {
-        match h.iter().find(|(f, _)| *f == c.args[2]) {
-            Some((_, v)) => reply::bulk(c.out, v),
-            None => reply::null(c.out),
-        }
+    with_hash(s, cl, c, reply::null, |h, c| match h.get(&c.args[2]) {
+        Some(v) => reply::bulk(c.out, v),
+        None => reply::null(c.out),
     })
 }
 
 pub fn hdel(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    with_hash(s, cl, c, zero, |h, c| {
-        let before = h.len();
-        for field in &c.args[2..] {
-            if let Some(at) = h.iter().position(|(f, _)| f == field) {
-                h.remove(at);
-            }
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_hash) {
+        Slot::Missing => zero(c.out),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => {
+            let h = hash(s, cl.db, &c.args[1], c.now_ms);
+            let removed = c.args[2..].iter().filter(|f| h.remove(f).is_some()).count();
+            reply::integer(c.out, removed as i64);
+            s.keyspace.remove_if_empty(cl.db, &c.args[1]);
         }
-        reply::integer(c.out, (before - h.len()) as i64);
-    })
+    }
+    Action::Continue
 }
 
 pub fn hlen(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
@@ -366,12 +376,12 @@ pub fn hgetall(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     })
 }
 
-fn set<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut BTreeSet<Vec<u8>> {
+fn set<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Set {
     s.keyspace.collection(
         db,
         key,
         now,
-        || Value::Set(BTreeSet::new()),
+        || Value::Set(Set::default()),
         |v| match v {
             Value::Set(x) => Some(x),
             _ => None,
@@ -384,11 +394,28 @@ pub fn sadd(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         return wrong_type(c);
     }
     let set = set(s, cl.db, &c.args[1], c.now_ms);
-    let added = c.args[2..]
-        .iter()
-        .filter(|m| set.insert(m.to_vec()))
-        .count();
+    let added = c.args[2..].iter().filter(|m| set.insert(m)).count();
     reply::integer(c.out, added as i64);
+    Action::Continue
+}
+
+/// Runs `f` on the set at `args[1]` if there is one (`missing` replied otherwise), for
+/// reading.
+fn with_set_ref(
+    s: &mut Server,
+    cl: &mut Client,
+    c: &mut Call<'_>,
+    missing: fn(&mut Vec<u8>),
+    f: impl FnOnce(&Set, &mut Call<'_>),
+) -> Action {
+    match slot(s, cl.db, &c.args[1], c.now_ms, is_set) {
+        Slot::Missing => missing(c.out),
+        Slot::WrongType => return wrong_type(c),
+        Slot::Found => match value(s, cl.db, &c.args[1], c.now_ms) {
+            Value::Set(set) => f(set, c),
+            _ => unreachable!("type checked before"),
+        },
+    }
     Action::Continue
 }
 
@@ -398,7 +425,7 @@ fn with_set(
     cl: &mut Client,
     c: &mut Call<'_>,
     missing: fn(&mut Vec<u8>),
-    f: impl FnOnce(&mut BTreeSet<Vec<u8>>, &mut Call<'_>, &mut u64),
+    f: impl FnOnce(&mut Set, &mut Call<'_>, &mut u64),
 ) -> Action {
     match slot(s, cl.db, &c.args[1], c.now_ms, is_set) {
         Slot::Missing => missing(c.out),
@@ -415,28 +442,25 @@ fn with_set(
 
 pub fn srem(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     with_set(s, cl, c, zero, |set, c, _| {
-        let removed = c.args[2..]
-            .iter()
-            .filter(|m| set.remove(m.as_slice()))
-            .count();
+        let removed = c.args[2..].iter().filter(|m| set.remove(m)).count();
         reply::integer(c.out, removed as i64);
     })
 }
 
 pub fn scard(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    with_set(s, cl, c, zero, |set, c, _| {
+    with_set_ref(s, cl, c, zero, |set, c| {
         reply::integer(c.out, set.len() as i64)
     })
 }
 
 pub fn sismember(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    with_set(s, cl, c, zero, |set, c, _| {
+    with_set_ref(s, cl, c, zero, |set, c| {
         reply::integer(c.out, i64::from(set.contains(c.args[2].as_slice())));
     })
 }
 
 pub fn smembers(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    with_set(s, cl, c, empty_array, |set, c, _| {
+    with_set_ref(s, cl, c, empty_array, |set, c| {
         reply::array(c.out, set.len());
         for m in set.iter() {
             reply::bulk(c.out, m);
@@ -458,7 +482,7 @@ pub fn spop(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         reply::null
     };
     with_set(s, cl, c, missing, |set, c, seed| {
-        let mut pick = |set: &mut BTreeSet<Vec<u8>>| {
+        let mut pick = |set: &mut Set| {
             *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let at = (*seed >> 33) as usize % set.len();
             let m = set.iter().nth(at).expect("in range").clone();
@@ -493,9 +517,9 @@ pub fn lset(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
             };
             let l = list(s, cl.db, &c.args[1], c.now_ms);
             let i = if i < 0 { i + l.len() as i64 } else { i };
-            match usize::try_from(i).ok().and_then(|i| l.get_mut(i)) {
-                Some(e) => {
-                    *e = c.args[3].clone();
+            match usize::try_from(i).ok().filter(|&i| i < l.len()) {
+                Some(i) => {
+                    l.set(i, c.args[3].clone());
                     c.ok();
                 }
                 None => c.error("ERR index out of range"),
@@ -521,26 +545,28 @@ pub fn lrem(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
                 count.unsigned_abs() as usize
             };
             let mut removed = 0;
-            if count >= 0 {
-                let mut i = 0;
-                while i < l.len() && removed < limit {
-                    if l[i] == *target {
-                        l.remove(i);
-                        removed += 1;
-                    } else {
-                        i += 1;
+            l.edit(|l| {
+                if count >= 0 {
+                    let mut i = 0;
+                    while i < l.len() && removed < limit {
+                        if l[i] == *target {
+                            l.remove(i);
+                            removed += 1;
+                        } else {
+                            i += 1;
+                        }
+                    }
+                } else {
+                    let mut i = l.len();
+                    while i > 0 && removed < limit {
+                        i -= 1;
+                        if l[i] == *target {
+                            l.remove(i);
+                            removed += 1;
+                        }
                     }
                 }
-            } else {
-                let mut i = l.len();
-                while i > 0 && removed < limit {
-                    i -= 1;
-                    if l[i] == *target {
-                        l.remove(i);
-                        removed += 1;
-                    }
-                }
-            }
+            });
             reply::integer(c.out, removed as i64);
             s.keyspace.remove_if_empty(cl.db, &c.args[1]);
         }
@@ -560,12 +586,13 @@ pub fn ltrim(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         Slot::WrongType => return wrong_type(c),
         Slot::Found => {
             let l = list(s, cl.db, &c.args[1], c.now_ms);
-            match index_range(start, end, l.len()) {
-                None => l.clear(),
-                Some((a, b)) => {
-                    l.truncate(b + 1);
-                    l.drain(..a);
-                }
+            // Pops from both ends: each removed element is one record deleted.
+            let (a, b) = index_range(start, end, l.len()).unwrap_or((l.len(), l.len()));
+            while l.len() > b + 1 {
+                l.pop_back();
+            }
+            for _ in 0..a.min(l.len()) {
+                l.pop_front();
             }
             s.keyspace.remove_if_empty(cl.db, &c.args[1]);
             c.ok();
@@ -591,7 +618,7 @@ pub fn linsert(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
             match l.iter().position(|e| *e == c.args[3]) {
                 None => reply::integer(c.out, -1),
                 Some(at) => {
-                    l.insert(if after { at + 1 } else { at }, c.args[4].clone());
+                    l.edit(|l| l.insert(if after { at + 1 } else { at }, c.args[4].clone()));
                     reply::integer(c.out, l.len() as i64);
                 }
             }
@@ -605,9 +632,9 @@ pub fn hsetnx(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         return wrong_type(c);
     }
     let h = hash(s, cl.db, &c.args[1], c.now_ms);
-    let exists = h.iter().any(|(f, _)| *f == c.args[2]);
+    let exists = h.get(&c.args[2]).is_some();
     if !exists {
-        h.push((c.args[2].clone(), c.args[3].clone()));
+        h.set(&c.args[2], c.args[3].clone());
     }
     reply::integer(c.out, i64::from(!exists));
     Action::Continue
@@ -624,11 +651,11 @@ pub fn hmget(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         Slot::Missing => nils(c.out, c.args.len() - 2),
         Slot::WrongType => return wrong_type(c),
         Slot::Found => {
-            let h = hash(s, cl.db, &c.args[1], c.now_ms);
+            let h = hash_ref(s, cl.db, &c.args[1], c.now_ms);
             reply::array(c.out, c.args.len() - 2);
             for field in &c.args[2..] {
-                match h.iter().find(|(f, _)| f == field) {
-                    Some((_, v)) => reply::bulk(c.out, v),
+                match h.get(field) {
+                    Some(v) => reply::bulk(c.out, v),
                     None => reply::null(c.out),
                 }
             }
@@ -645,9 +672,9 @@ pub fn hincrby(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         return wrong_type(c);
     }
     let h = hash(s, cl.db, &c.args[1], c.now_ms);
-    let current = match h.iter().find(|(f, _)| *f == c.args[2]) {
+    let current = match h.get(&c.args[2]) {
         None => 0,
-        Some((_, v)) => match (v.len() <= 20)
+        Some(v) => match (v.len() <= 20)
             .then(|| resp::request::parse_i64(v))
             .flatten()
         {
@@ -664,11 +691,7 @@ pub fn hincrby(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         s.keyspace.remove_if_empty(cl.db, &c.args[1]);
         return Action::Continue;
     };
-    let text = alloc::format!("{next}").into_bytes();
-    match h.iter_mut().find(|(f, _)| *f == c.args[2]) {
-        Some((_, v)) => *v = text,
-        None => h.push((c.args[2].clone(), text)),
-    }
+    h.set(&c.args[2], alloc::format!("{next}").into_bytes());
     reply::integer(c.out, next);
     Action::Continue
 }

@@ -22,6 +22,7 @@ pub mod collections;
 pub mod glob;
 pub mod keys;
 pub mod keyspace;
+pub mod persist;
 pub mod reads;
 pub mod server;
 pub mod strings;
@@ -72,6 +73,13 @@ pub struct Server {
     pub keyspace: Keyspace,
     /// State of the generator behind random picks (`SPOP`).
     random: u64,
+    /// Whether changes are persisted: each command's store ops are then appended to
+    /// `changes` (see [`persist`]), which the app takes and applies.
+    pub persistent: bool,
+    pub changes: Vec<persist::Op>,
+    /// Set when persisting failed: write commands are refused with this error (Redis's
+    /// `MISCONF`) and reads go on.
+    pub write_error: Option<String>,
 }
 
 impl Default for Server {
@@ -307,7 +315,7 @@ fn exec(s: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
     reply::array(c.out, queue.len());
     let mut action = Action::Continue;
     for args in &queue {
-        if s.execute(client, args, c.now_ms, c.out) == Action::Close {
+        if s.execute_one(client, args, c.now_ms, c.out) == Action::Close {
             action = Action::Close;
         }
     }
@@ -351,6 +359,9 @@ impl Server {
         Self {
             keyspace: Keyspace::new(DATABASES),
             random: 0x853c_49e6_748f_ea9b,
+            persistent: false,
+            changes: Vec::new(),
+            write_error: None,
         }
     }
 
@@ -364,8 +375,23 @@ impl Server {
     }
 
     /// Runs the command `args` (`args[0]` is its name, any case) for `client`, appending
-    /// its reply to `out`.
+    /// its reply to `out`, and its changes to [`changes`](Self::changes) when persistent.
     pub fn execute(
+        &mut self,
+        client: &mut Client,
+        args: &[Vec<u8>],
+        now_ms: u64,
+        out: &mut Vec<u8>,
+    ) -> Action {
+        let action = self.execute_one(client, args, now_ms, out);
+        let changes = self.persistent.then_some(&mut self.changes);
+        persist::drain(&mut self.keyspace, changes);
+        action
+    }
+
+    /// [`execute`](Self::execute) without taking the changes (`EXEC` takes its commands'
+    /// changes once, so a transaction is one batch).
+    fn execute_one(
         &mut self,
         client: &mut Client,
         args: &[Vec<u8>],
@@ -397,6 +423,13 @@ impl Server {
                 reply::error(out, &alloc::format!("ERR {message}"));
                 client.multi_dirty |= client.multi.is_some();
             }
+            return Action::Continue;
+        }
+        if command.write
+            && let Some(e) = &self.write_error
+        {
+            reply::error(out, e);
+            client.multi_dirty |= client.multi.is_some();
             return Action::Continue;
         }
         if let Some(queue) = &mut client.multi

@@ -295,6 +295,7 @@ fn incr_by(s: &mut Server, cl: &mut Client, c: &mut Call<'_>, by: i64) -> Action
         Some(Entry {
             value: Value::Str(v),
             expires_at,
+            ..
         }) => match stored_int(v) {
             Some(n) => (n, *expires_at),
             None => {

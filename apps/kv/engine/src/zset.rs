@@ -22,10 +22,18 @@ impl Ord for Score {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct ZSet {
     scores: BTreeMap<Vec<u8>, Score>,
     order: BTreeSet<(Score, Vec<u8>)>,
+    /// Members added, rescored or removed since the last drain (see `crate::persist`).
+    pub(crate) touched: BTreeSet<Vec<u8>>,
+}
+
+impl PartialEq for ZSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.scores == other.scores
+    }
 }
 
 impl ZSet {
@@ -43,6 +51,7 @@ impl ZSet {
 
     /// Sets `member`'s score; returns the old one.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        self.touched.insert(member.to_vec());
         let old = self.scores.insert(member.to_vec(), Score(score));
         if let Some(old) = old {
             self.order.remove(&(old, member.to_vec()));
@@ -53,6 +62,7 @@ impl ZSet {
 
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let old = self.scores.remove(member)?;
+        self.touched.insert(member.to_vec());
         self.order.remove(&(old, member.to_vec()));
         Some(old.0)
     }
@@ -65,7 +75,13 @@ impl ZSet {
             self.order.pop_first()?
         };
         self.scores.remove(&member);
+        self.touched.insert(member.clone());
         Some((member, score.0))
+    }
+
+    /// Every member with its score, in member order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        self.scores.iter().map(|(m, s)| (m.as_slice(), s.0))
     }
 
     /// Members in order, from rank `start` to `end` inclusive.

@@ -190,8 +190,28 @@ fn with_zset(
     Action::Continue
 }
 
+/// Runs `f` on the sorted set at `args[1]` for reading (`missing` replied if none).
+fn with_zset_ref(
+    s: &mut Server,
+    cl: &mut Client,
+    c: &mut Call<'_>,
+    missing: fn(&mut Vec<u8>),
+    f: impl FnOnce(&ZSet, &mut Call<'_>),
+) -> Action {
+    match s
+        .keyspace
+        .get(cl.db, &c.args[1], c.now_ms)
+        .map(|e| &e.value)
+    {
+        None => missing(c.out),
+        Some(Value::ZSet(z)) => f(z, c),
+        Some(_) => c.error(WRONG_TYPE),
+    }
+    Action::Continue
+}
+
 pub fn zcard(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    with_zset(
+    with_zset_ref(
         s,
         cl,
         c,
@@ -201,7 +221,7 @@ pub fn zcard(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
 }
 
 pub fn zscore(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    with_zset(s, cl, c, reply::null, |z, c| match z.score(&c.args[2]) {
+    with_zset_ref(s, cl, c, reply::null, |z, c| match z.score(&c.args[2]) {
         Some(f) => reply::double(c.out, f),
         None => reply::null(c.out),
     })
