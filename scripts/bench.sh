@@ -7,6 +7,10 @@
 #   scripts/bench.sh http [--runs N] [--seconds N]    (root: a tap in a network namespace)
 #   scripts/bench.sh tcp [--runs N] [--mib N]         (root: a tap in a network namespace)
 #   scripts/bench.sh store [--seconds N] [--puts N] [--disk-mib N]
+#   scripts/bench.sh kv [--requests N]                (root: a tap in a network namespace)
+#       apps/kv under redis-benchmark -t set,get,incr,lpush,lpop -n N -c 50 at -P 1 and 16,
+#       beside Debian's redis-server in a Linux microVM and on 127.0.0.1; without persistence
+#       and durable (flushes counted by QEMU). N defaults to 100000; --requests 5000 is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure-deps.sh
@@ -64,6 +68,17 @@ ensure_net_bench_deps() {
     BENCH=$1 ensure_baseline_deps "${missing[@]}"
 }
 
+# kv: redis-tools (redis-benchmark and redis-cli, the load; redis-check-rdb, which is
+# Debian's redis-server: the redis-server package only links /usr/bin/redis-server to it, and
+# installing that package would start a service on the host's port 6379), mke2fs (Redis's
+# ext4 disk) and the Linux baseline's needs. Root, for the network namespace and tap.
+ensure_kv_bench_deps() {
+    [ "$(id -u)" -eq 0 ] || die "kv needs root: both guests sit on a tap device in a network namespace the benchmark creates"
+    ensure_e2fsprogs
+    ensure_redis_tools
+    BENCH=kv ensure_baseline_deps
+}
+
 ensure_rust
 ensure_qemu
 case " $* " in
@@ -71,5 +86,6 @@ case " $* " in
 *" http "*) ensure_net_bench_deps http ;;
 *" tcp "*) ensure_net_bench_deps tcp ;;
 *" store "*) ensure_store_deps ;;
+*" kv "*) ensure_kv_bench_deps ;;
 esac
 exec_host_tool bench "$@"

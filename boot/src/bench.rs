@@ -10,7 +10,9 @@
 //! host, and the least memory httpd serves in. `tcp` ([`tcp`]): TCP throughput both ways
 //! beside socat in a Linux microVM (both through [`net`]). `store` ([`store`]): durable
 //! puts of `libos::store` (storectl) beside fio with fdatasync on ext4 in a Linux microVM
-//! and on the host, flushes counted by QEMU.
+//! and on the host, flushes counted by QEMU. `kv` ([`kv`]): apps/kv under redis-benchmark
+//! beside Debian's redis-server in a Linux microVM and on the host, without persistence and
+//! durable, flushes counted by QEMU.
 
 use crate::image::{self, Format, Profile};
 use crate::qemu::{self, Accel, Ending, RunConfig};
@@ -20,6 +22,7 @@ mod baseline;
 mod blk;
 mod fields;
 mod http;
+mod kv;
 mod net;
 mod session;
 mod store;
@@ -27,9 +30,10 @@ mod tcp;
 
 type Failure = String;
 
-/// Entry from the CLI: `bench boot|clock|sched|blk|http|tcp|store [--runs N] [--slow]
-/// [--seconds N] [--disk-mib N] [--mib N] [--puts N]`. Returns the exit status. (`bench tcp-client
-/// ...` is `bench tcp`'s host-side tool, which it runs inside its network namespace.)
+/// Entry from the CLI: `bench boot|clock|sched|blk|http|tcp|store|kv [--runs N] [--slow]
+/// [--seconds N] [--disk-mib N] [--mib N] [--puts N] [--requests N]`. Returns the exit
+/// status. (`bench tcp-client ...` is `bench tcp`'s host-side tool, which it runs inside its
+/// network namespace.)
 pub fn main(args: &[String]) -> Result<u8, BenchError> {
     if args.first().map(String::as_str) == Some("tcp-client") {
         return tcp::client(&args[1..]).map_err(BenchError::Failed);
@@ -39,6 +43,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
     let mut disk_mib = 256u64;
     let mut mib = 256u64;
     let mut puts = 20_000u64;
+    let mut requests = 100_000u64;
     let mut slow = false;
     let mut which = None;
     let mut it = args.iter();
@@ -52,7 +57,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                         .ok_or_else(|| BenchError::Usage("--runs needs a number >= 1".into()))?,
                 );
             }
-            "--seconds" | "--disk-mib" | "--mib" | "--puts" => {
+            "--seconds" | "--disk-mib" | "--mib" | "--puts" | "--requests" => {
                 let value = it
                     .next()
                     .and_then(|v| v.parse::<u64>().ok())
@@ -62,6 +67,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
                     "--seconds" => seconds = Some(value),
                     "--disk-mib" => disk_mib = value,
                     "--puts" => puts = value,
+                    "--requests" => requests = value,
                     _ => mib = value,
                 }
             }
@@ -70,6 +76,7 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
             "http" => which = Some("http"),
             "tcp" => which = Some("tcp"),
             "store" => which = Some("store"),
+            "kv" => which = Some("kv"),
             "--slow" => slow = true, // full run count for slow rows too
             "clock" => which = Some("clock"),
             "sched" => which = Some("sched"),
@@ -95,8 +102,9 @@ pub fn main(args: &[String]) -> Result<u8, BenchError> {
             disk_mib,
         })
         .map_err(BenchError::Failed),
+        Some("kv") => kv::kv(requests).map_err(BenchError::Failed),
         _ => Err(BenchError::Usage(
-            "expected a benchmark: boot, clock, sched, blk, http, tcp or store".into(),
+            "expected a benchmark: boot, clock, sched, blk, http, tcp, store or kv".into(),
         )),
     }
 }

@@ -75,9 +75,12 @@ ensure_nbdkit() {
     command -v nbdkit >/dev/null || [ -x /usr/sbin/nbdkit ] || apt_install nbdkit
 }
 
-# redis-tools (redis-cli, redis-benchmark): the clients apps/kv's tests drive it with.
+# redis-tools (redis-cli, redis-benchmark): the clients apps/kv's tests drive it with; and
+# redis-check-rdb, which is Redis's whole server (it runs as one when called redis-server),
+# the reference of the differential tests and of `bench.sh kv`.
 ensure_redis_tools() {
-    command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || apt_install redis-tools
+    command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null &&
+        command -v redis-check-rdb >/dev/null || apt_install redis-tools
 }
 
 # Installs Debian packages when root, or says what to run.
