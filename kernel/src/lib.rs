@@ -17,6 +17,7 @@ extern crate alloc;
 
 pub mod block;
 pub mod bootinfo;
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 pub(crate) mod calendar;
 pub mod cmdline;
 pub mod drivers;

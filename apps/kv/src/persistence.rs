@@ -66,6 +66,15 @@ impl Persistence {
             },
             _ => Durability::Durable,
         };
+        if libos::block::disks()
+            .iter()
+            .any(|d| d.name == disk && d.read_only)
+        {
+            eprintln!(
+                "kv: {disk}: the disk is read-only: use --persistence none to serve without one"
+            );
+            process::exit(EXIT_STORE);
+        }
         let options = OpenOptions::new().create(true).durability(durability);
         let store = Store::open(disk, &options).unwrap_or_else(|e| {
             if e == store::Error::NoSuchDisk {
@@ -84,12 +93,6 @@ impl Persistence {
             }
             die(disk, "cannot open the store", &e)
         });
-        if store.stats().log.read_only {
-            eprintln!(
-                "kv: {disk}: the disk is read-only: use --persistence none to serve without one"
-            );
-            process::exit(EXIT_STORE);
-        }
         let started = Instant::now();
         let mut records = alloc::collections::BTreeMap::new();
         store
