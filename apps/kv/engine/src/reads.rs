@@ -506,4 +506,4 @@ fn sintercard(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
 
 #[cfg(test)]
 #[path = "tests_reads.rs"]
-mod tests;
+pub(crate) mod tests;
