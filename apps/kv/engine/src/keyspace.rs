@@ -81,14 +81,23 @@ impl Deref for List {
 
 impl FromIterator<Vec<u8>> for List {
     fn from_iter<I: IntoIterator<Item = Vec<u8>>>(iter: I) -> Self {
-        let mut l = List::default();
-        l.items = iter.into_iter().collect();
-        l.rewrite = true;
-        l
+        List {
+            items: iter.into_iter().collect(),
+            rewrite: true,
+            ..List::default()
+        }
     }
 }
 
 impl List {
+    /// An empty list whose first element will have sequence number `head`.
+    pub(crate) fn starting_at(head: i64) -> Self {
+        Self {
+            head,
+            ..Self::default()
+        }
+    }
+
     /// The sequence number after the last element.
     pub(crate) fn end(&self) -> i64 {
         self.head + self.items.len() as i64

@@ -482,7 +482,7 @@ pub fn load(
                     return Err(LoadError::Format { version: v });
                 }
             } else if k == DBS_KEY {
-                if v.len() != DATABASES || v.iter().any(|&i| i == 0xff) {
+                if v.len() != DATABASES || v.contains(&0xff) {
                     return Err(LoadError::Malformed { key: k });
                 }
                 loaded_ids = Some(v);
@@ -603,9 +603,7 @@ fn decode_meta(db: usize, k: Vec<u8>, v: &[u8]) -> Result<Building, LoadError> {
         }
         KIND_LIST => {
             let bytes: [u8; 8] = rest.try_into().map_err(|_| malformed())?;
-            let mut l = List::default();
-            l.head = i64::from_le_bytes(bytes);
-            Value::List(l)
+            Value::List(List::starting_at(i64::from_le_bytes(bytes)))
         }
         KIND_HASH => Value::Hash(Hash::default()),
         KIND_SET => Value::Set(Set::default()),
