@@ -80,6 +80,10 @@ pub struct Server {
     /// Set when persisting failed: write commands are refused with this error (Redis's
     /// `MISCONF`) and reads go on.
     pub write_error: Option<String>,
+    /// How the app keeps the data (`INFO persistence`, `CONFIG GET appendonly`).
+    pub persistence: server::Persistence,
+    /// Connected clients, counters and settable configuration (`CLIENT`, `INFO`, `CONFIG`).
+    pub(crate) status: server::Status,
 }
 
 impl Default for Server {
@@ -362,6 +366,8 @@ impl Server {
             persistent: false,
             changes: Vec::new(),
             write_error: None,
+            persistence: server::Persistence::default(),
+            status: server::Status::default(),
         }
     }
 
