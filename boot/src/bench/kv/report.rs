@@ -172,7 +172,7 @@ pub(super) fn details(rows: &[Row], said: &[String]) -> String {
         }
     }
     if !problems.is_empty() {
-        out.push_str("problems:\n");
+        out.push_str("problems and notes:\n");
         out.push_str(&problems);
     }
     out
