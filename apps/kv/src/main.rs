@@ -104,6 +104,14 @@ fn main() {
             now_ms(),
         )))
     });
+    server.persistence = kvengine::server::Persistence {
+        durability: match mode {
+            Mode::Durable => kvengine::server::Durability::Durable,
+            Mode::Everysec => kvengine::server::Durability::EverySecond,
+            Mode::None => kvengine::server::Durability::None,
+        },
+        disk: persistence.map(|p| p.disk.clone()),
+    };
     let options = SocketOptions {
         backlog: BACKLOG,
         ..SocketOptions::default()
@@ -155,6 +163,24 @@ fn serve(
     id: u64,
 ) {
     let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "?:0".into(), |a| format!("{a}"));
+    server
+        .lock()
+        .unwrap_or_else(|e| match e {})
+        .connect(id, &peer, now_ms());
+    serve_connection(&mut stream, server, persistence, id);
+    server.lock().unwrap_or_else(|e| match e {}).disconnect(id);
+}
+
+/// [`serve`]'s loop: reads commands, runs them, writes the replies.
+fn serve_connection(
+    stream: &mut TcpStream,
+    server: &Mutex<Server>,
+    persistence: Option<&Persistence>,
+    id: u64,
+) {
     let limits = Limits::default();
     let mut client = Client {
         id,
@@ -180,7 +206,9 @@ fn serve(
                     start += used;
                     let mut server = server.lock().unwrap_or_else(|e| match e {});
                     let before = out.len();
-                    close = server.execute(&mut client, &args, now_ms(), &mut out) == Action::Close;
+                    let now = now_ms();
+                    close = server.execute(&mut client, &args, now, &mut out) == Action::Close;
+                    server.note_command(&client, &args, now);
                     if let Some(p) = persistence {
                         let ops = core::mem::take(&mut server.changes);
                         if !ops.is_empty()

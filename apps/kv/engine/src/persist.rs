@@ -278,13 +278,14 @@ fn write_changes(e: &mut Entry, meta: &[u8], out: &mut Vec<Op>) {
             if (changed + gone) as usize > IN_PLACE_LIMIT / RECORD_COST {
                 true
             } else {
-                for seq in head..end {
-                    let in_clean = seq >= clean.0 && seq < clean.1;
-                    if !in_clean || l.touched.contains(&seq) {
-                        put(&mut ops, &seq_bytes(seq), l[(seq - head) as usize].clone());
-                    }
+                // Only the ends and the elements set in place: O(change), not O(list).
+                let clean = if clean.0 < clean.1 { clean } else { (end, end) };
+                let new = (head..clean.0.min(end)).chain(clean.1.max(head)..end);
+                let set_in_place = l.touched.range(clean.0..clean.1).copied();
+                for seq in new.chain(set_in_place) {
+                    put(&mut ops, &seq_bytes(seq), l[(seq - head) as usize].clone());
                 }
-                for seq in (lo..hi).filter(|s| *s < head || *s >= end) {
+                for seq in (lo..hi.min(head)).chain(lo.max(end)..hi) {
                     del(&mut ops, &seq_bytes(seq));
                 }
                 false
