@@ -71,16 +71,20 @@ pub(crate) fn list_at<'a>(
     })
 }
 
+fn set_of(v: &Value) -> Option<&BTreeSet<Vec<u8>>> {
+    match v {
+        Value::Set(x) => Some(x),
+        _ => None,
+    }
+}
+
 pub(crate) fn set_at<'a>(
     s: &'a mut Server,
     db: usize,
     key: &[u8],
     now: u64,
 ) -> Lookup<'a, BTreeSet<Vec<u8>>> {
-    typed(s, db, key, now, |v| match v {
-        Value::Set(x) => Some(x),
-        _ => None,
-    })
+    typed(s, db, key, now, set_of)
 }
 
 pub(crate) fn hash_at<'a>(
@@ -396,42 +400,48 @@ fn hrandfield(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     Action::Continue
 }
 
-/// The sets at `keys`, type-checked all before any is used (Redis's order): `None` in
-/// place of a missing key, or the error replied.
-fn sets_of(
-    s: &mut Server,
+type Members = BTreeSet<Vec<u8>>;
+
+/// The sets at `args[keys]`, each checked for its type before any is used (Redis's order):
+/// `None` in place of a missing key, or `Err` with `WRONGTYPE` replied. The checks go
+/// through `get` (which drops expired keys); the sets are then read in place, all at once.
+fn sets_of<'a>(
+    s: &'a mut Server,
     db: usize,
     c: &mut Call<'_>,
     keys: core::ops::Range<usize>,
-) -> Result<Vec<Option<BTreeSet<Vec<u8>>>>, ()> {
-    let mut sets = Vec::with_capacity(keys.len());
-    for k in keys {
-        match set_at(s, db, &c.args[k], c.now_ms) {
-            Err(WrongType) => {
-                c.error(WRONG_TYPE);
-                return Err(());
-            }
-            Ok(found) => sets.push(found.map(|set| set.iter().cloned().collect())),
+) -> Result<Vec<Option<&'a Members>>, ()> {
+    for k in keys.clone() {
+        if set_at(s, db, &c.args[k], c.now_ms).is_err() {
+            c.error(WRONG_TYPE);
+            return Err(());
         }
     }
-    Ok(sets)
+    let s: &'a Server = s;
+    Ok(keys
+        .map(|k| {
+            s.keyspace.dbs[db]
+                .get(c.args[k].as_slice())
+                .and_then(|e| set_of(&e.value))
+        })
+        .collect())
 }
 
-/// The intersection of `sets` (empty if one is missing).
-fn intersection(sets: Vec<Option<BTreeSet<Vec<u8>>>>) -> BTreeSet<Vec<u8>> {
-    let Some(mut sets) = sets.into_iter().collect::<Option<Vec<_>>>() else {
-        return BTreeSet::new();
-    };
-    sets.sort_by_key(BTreeSet::len);
-    let mut sets = sets.into_iter();
-    let mut result = sets.next().unwrap_or_default();
-    for other in sets {
-        result.retain(|m| other.contains(m));
-    }
-    result
+/// The members in every one of `sets` (none if one is missing), in order.
+fn intersection<'a>(sets: &[Option<&'a Members>]) -> impl Iterator<Item = &'a Vec<u8>> {
+    let mut sets = sets
+        .iter()
+        .copied()
+        .collect::<Option<Vec<&Members>>>()
+        .unwrap_or_default();
+    sets.sort_by_key(|set| set.len());
+    let others = sets.split_off(sets.len().min(1));
+    sets.into_iter()
+        .flat_map(|smallest| smallest.iter())
+        .filter(move |m| others.iter().all(|o| o.contains(*m)))
 }
 
-fn reply_members(out: &mut Vec<u8>, members: &BTreeSet<Vec<u8>>) {
+fn reply_members<'a>(out: &mut Vec<u8>, members: impl ExactSizeIterator<Item = &'a Vec<u8>>) {
     reply::array(out, members.len());
     for m in members {
         reply::bulk(out, m);
@@ -440,27 +450,32 @@ fn reply_members(out: &mut Vec<u8>, members: &BTreeSet<Vec<u8>>) {
 
 fn sinter(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     if let Ok(sets) = sets_of(s, cl.db, c, 1..c.args.len()) {
-        reply_members(c.out, &intersection(sets));
+        let common: Vec<&Vec<u8>> = intersection(&sets).collect();
+        reply_members(c.out, common.into_iter());
     }
     Action::Continue
 }
 
 fn sunion(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     if let Ok(sets) = sets_of(s, cl.db, c, 1..c.args.len()) {
-        let union: BTreeSet<Vec<u8>> = sets.into_iter().flatten().flatten().collect();
-        reply_members(c.out, &union);
+        let union: BTreeSet<&Vec<u8>> = sets.iter().flatten().flat_map(|set| set.iter()).collect();
+        reply_members(c.out, union.into_iter());
     }
     Action::Continue
 }
 
 fn sdiff(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     if let Ok(sets) = sets_of(s, cl.db, c, 1..c.args.len()) {
-        let mut sets = sets.into_iter();
-        let mut diff = sets.next().flatten().unwrap_or_default();
-        for other in sets.flatten() {
-            diff.retain(|m| !other.contains(m));
-        }
-        reply_members(c.out, &diff);
+        let others: Vec<&Members> = sets[1..].iter().flatten().copied().collect();
+        let diff: Vec<&Vec<u8>> = sets[0]
+            .map(|first| {
+                first
+                    .iter()
+                    .filter(|m| !others.iter().any(|o| o.contains(*m)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        reply_members(c.out, diff.into_iter());
     }
     Action::Continue
 }
@@ -497,9 +512,8 @@ fn sintercard(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
         j += 1;
     }
     if let Ok(sets) = sets_of(s, cl.db, c, 2..keys_end) {
-        let n = intersection(sets).len();
-        let n = if limit > 0 { n.min(limit) } else { n };
-        reply::integer(c.out, n as i64);
+        let limit = if limit > 0 { limit } else { usize::MAX };
+        reply::integer(c.out, intersection(&sets).take(limit).count() as i64);
     }
     Action::Continue
 }

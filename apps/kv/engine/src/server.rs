@@ -15,11 +15,13 @@ mod object;
 mod scan;
 
 use crate::errors::SYNTAX;
+use crate::keyspace::Entry;
 use crate::{Action, Call, Client, Command, Server};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use core::ops::Bound;
 use resp::reply;
 
 pub(crate) const COMMANDS: &[Command] = &[
@@ -509,21 +511,31 @@ fn time(_: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
     Action::Continue
 }
 
+/// The live keys of `db` from `from` on, in order, with their entries: a read-only view
+/// (expired keys are skipped here; removing them is the keyspace's, on access). One call
+/// costs a lookup plus the keys taken, where `Keyspace::keys` visits every key.
+pub(crate) fn live_keys<'a>(
+    s: &'a Server,
+    db: usize,
+    from: &[u8],
+    now: u64,
+) -> impl Iterator<Item = (&'a [u8], &'a Entry)> {
+    s.keyspace.dbs[db]
+        .range::<[u8], _>((Bound::Included(from), Bound::Unbounded))
+        .filter(move |(_, e)| e.expires_at.is_none_or(|t| t > now))
+        .map(|(k, e)| (k.as_slice(), e))
+}
+
 /// `RANDOMKEY`: a live key of the database, or nil.
 fn randomkey(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
-    let n = s.keyspace.len(cl.db, c.now_ms);
+    let n = live_keys(s, cl.db, b"", c.now_ms).count();
     if n == 0 {
         reply::null(c.out);
         return Action::Continue;
     }
     let pick = (s.next_random() % n as u64) as usize;
-    let mut at = 0;
-    let key = s.keyspace.keys(cl.db, c.now_ms, |_| {
-        at += 1;
-        at - 1 == pick
-    });
-    match key.first() {
-        Some(k) => reply::bulk(c.out, k),
+    match live_keys(s, cl.db, b"", c.now_ms).nth(pick) {
+        Some((k, _)) => reply::bulk(c.out, k),
         None => reply::null(c.out),
     }
     Action::Continue

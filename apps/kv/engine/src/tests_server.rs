@@ -744,3 +744,19 @@ fn big_collections_scan_in_batches() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn scans_and_counts_skip_expired_keys() {
+    let mut s = Session::new();
+    for k in ["a", "b", "c"] {
+        s.run(&["set", k, "v"]);
+    }
+    s.run(&["set", "soon", "v", "px", "50"]);
+    s.run(&["set", "later", "v", "px", "500000"]);
+    s.now += 100;
+    let (keys, _) = full_scan(&mut s, &["scan", "count", "2"], |_, _| {});
+    let keys: BTreeSet<String> = keys.into_iter().collect();
+    assert_eq!(keys, ["a", "b", "c", "later"].map(String::from).into());
+    let info = bulk(&s.run(&["info", "keyspace"]));
+    assert_eq!(info, "# Keyspace\r\ndb0:keys=4,expires=1,avg_ttl=0\r\n");
+}

@@ -150,27 +150,52 @@ fn zrange_generic(
         }
         Ok(Some(z)) => z,
     };
-    let items: Vec<(&[u8], f64)> = z.range(0, z.len() - 1).collect();
-    let picked = match &range {
-        Range::Rank(start, end) => by_rank(items.len(), *start, *end, reverse),
-        Range::Score(r) => walk(
-            &items,
-            offset,
-            limit,
-            reverse,
-            |&(_, score)| r.gte_min(score),
-            |&(_, score)| r.lte_max(score),
-            true,
-        ),
-        Range::Lex(r) => walk(
-            &items,
-            offset,
-            limit,
-            reverse,
-            |(m, _)| r.gte_min(m),
-            |(m, _)| r.lte_max(m),
-            r.may_hold(items[0].0, items[items.len() - 1].0),
-        ),
+    let (items, picked): (Vec<(&[u8], f64)>, Vec<usize>) = match &range {
+        Range::Rank(start, end) => {
+            // Only the ranks asked for are read.
+            let Some((first, last)) = rank_span(z.len(), *start, *end) else {
+                reply::array(c.out, 0);
+                return Action::Continue;
+            };
+            let (first, last) = if reverse {
+                (z.len() - 1 - last, z.len() - 1 - first)
+            } else {
+                (first, last)
+            };
+            let items: Vec<(&[u8], f64)> = z.range(first, last).collect();
+            let mut picked: Vec<usize> = (0..items.len()).collect();
+            if reverse {
+                picked.reverse();
+            }
+            (items, picked)
+        }
+        Range::Score(r) => {
+            let items: Vec<(&[u8], f64)> = z.range(0, z.len() - 1).collect();
+            let picked = walk(
+                &items,
+                offset,
+                limit,
+                reverse,
+                |&(_, score)| r.gte_min(score),
+                |&(_, score)| r.lte_max(score),
+                true,
+            );
+            (items, picked)
+        }
+        Range::Lex(r) => {
+            let items: Vec<(&[u8], f64)> = z.range(0, z.len() - 1).collect();
+            let may_hold = r.may_hold(items[0].0, items[items.len() - 1].0);
+            let picked = walk(
+                &items,
+                offset,
+                limit,
+                reverse,
+                |(m, _)| r.gte_min(m),
+                |(m, _)| r.lte_max(m),
+                may_hold,
+            );
+            (items, picked)
+        }
     };
     reply::array(c.out, picked.len() * if with_scores { 2 } else { 1 });
     for i in picked {
@@ -183,9 +208,9 @@ fn zrange_generic(
     Action::Continue
 }
 
-/// Indexes of ranks `start..=end` of `len` items (negative counting from the end), from
-/// the last item backwards if `reverse`.
-fn by_rank(len: usize, mut start: i64, mut end: i64, reverse: bool) -> Vec<usize> {
+/// Ranks `start..=end` of `len` items (negative counting from the end) as Redis clamps
+/// them, or `None` for none.
+fn rank_span(len: usize, mut start: i64, mut end: i64) -> Option<(usize, usize)> {
     let len = len as i64;
     if start < 0 {
         start += len;
@@ -195,12 +220,9 @@ fn by_rank(len: usize, mut start: i64, mut end: i64, reverse: bool) -> Vec<usize
     }
     start = start.max(0);
     if start > end || start >= len {
-        return Vec::new();
+        return None;
     }
-    let end = end.min(len - 1);
-    (start..=end)
-        .map(|r| (if reverse { len - 1 - r } else { r }) as usize)
-        .collect()
+    Some((start as usize, end.min(len - 1) as usize))
 }
 
 /// Whether an item passes a bound.

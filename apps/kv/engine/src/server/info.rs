@@ -3,7 +3,7 @@
 //! Figures it does not keep (CPU time, hit counts, latencies) are left out rather than
 //! made up; `used_memory` is an estimate from the data's size.
 
-use super::Durability;
+use super::{Durability, live_keys};
 use crate::keyspace::Value;
 use crate::{Action, Call, Client, DATABASES, Server};
 use alloc::string::String;
@@ -111,18 +111,16 @@ fn value_bytes(v: &Value) -> u64 {
 }
 
 /// Per database: live keys, keys with an expiry time, and roughly their bytes.
-fn databases(s: &mut Server, now: u64) -> Vec<(usize, usize, u64)> {
+fn databases(s: &Server, now: u64) -> Vec<(usize, usize, u64)> {
     (0..DATABASES)
         .map(|db| {
-            let keys = s.keyspace.keys(db, now, |_| true);
-            let (mut expires, mut bytes) = (0, 0);
-            for k in &keys {
-                if let Some(e) = s.keyspace.get(db, k, now) {
-                    expires += usize::from(e.expires_at.is_some());
-                    bytes += k.len() as u64 + 48 + value_bytes(&e.value);
-                }
+            let (mut keys, mut expires, mut bytes) = (0, 0, 0);
+            for (k, e) in live_keys(s, db, b"", now) {
+                keys += 1;
+                expires += usize::from(e.expires_at.is_some());
+                bytes += k.len() as u64 + 48 + value_bytes(&e.value);
             }
-            (keys.len(), expires, bytes)
+            (keys, expires, bytes)
         })
         .collect()
 }

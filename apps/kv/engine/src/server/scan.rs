@@ -12,6 +12,7 @@
 //! Small collections (those Redis keeps as listpacks or intsets) are returned whole with
 //! cursor 0, as Redis does.
 
+use super::live_keys;
 use super::object::{hash_is_listpack, set_is_intset, zset_is_listpack};
 use crate::errors::{NOT_INTEGER, SYNTAX};
 use crate::reads::{WrongType, hash_at, set_at, wrong_type, zset_at};
@@ -107,12 +108,17 @@ impl Batch {
         }
     }
 
-    /// Offers the next element; whether it joins the batch.
+    /// Where the batch starts: no element below this belongs to it.
+    fn from(&self) -> &[u8] {
+        match &self.start {
+            Start::Exact(k) | Start::Hint(k) => k,
+        }
+    }
+
+    /// Offers the next element; whether it joins the batch (once one does not, none
+    /// after it does: it is where the next batch starts).
     fn offer(&mut self, e: &[u8]) -> bool {
-        let from = match &self.start {
-            Start::Exact(k) | Start::Hint(k) => k.as_slice(),
-        };
-        if e < from || self.next.is_some() {
+        if e < self.from() || self.next.is_some() {
             return false;
         }
         let same_group = matches!(self.start, Start::Hint(_))
@@ -222,23 +228,21 @@ pub(super) fn scan(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action 
     };
     let scope = alloc::format!("db{}", cl.db).into_bytes();
     let mut batch = Batch::new(s.status.cursors.resume(&scope, cursor), o.count);
-    s.keyspace.keys(cl.db, c.now_ms, |k| batch.offer(k));
-    let mut shown: Vec<&[u8]> = Vec::new();
-    for k in &batch.taken {
-        if !o.matches(k) {
-            continue;
+    let from = batch.from().to_vec();
+    let mut shown: Vec<Vec<u8>> = Vec::new();
+    for (k, e) in live_keys(s, cl.db, &from, c.now_ms) {
+        if !batch.offer(k) {
+            break;
         }
-        if let Some(t) = &o.type_name {
-            let type_name = s
-                .keyspace
-                .get(cl.db, k, c.now_ms)
-                .map_or("none", |e| e.value.type_name());
-            if !t.eq_ignore_ascii_case(type_name.as_bytes()) {
-                continue;
-            }
+        let type_ok = o
+            .type_name
+            .as_ref()
+            .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+        if o.matches(k) && type_ok {
+            shown.push(k.to_vec());
         }
-        shown.push(k);
     }
+    let shown: Vec<&[u8]> = shown.iter().map(Vec::as_slice).collect();
     let next = match &batch.next {
         Some(n) => s.status.cursors.issue(&scope, n),
         None => 0,
