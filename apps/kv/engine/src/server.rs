@@ -225,6 +225,11 @@ impl Server {
             .insert(id, Connection::new(addr, now_ms));
     }
 
+    /// `proto-max-bulk-len`: the most bytes a bulk string may hold (and `LCS` its table).
+    pub(crate) fn proto_max_bulk_len(&self) -> u64 {
+        self.status.config.number("proto-max-bulk-len") as u64
+    }
+
     /// Client `id` disconnected.
     pub fn disconnect(&mut self, id: u64) {
         self.status.clients.remove(&id);

@@ -427,3 +427,19 @@ fn score_bounds_read_as_strtod_does() {
     assert!(strtod(b"nan(abc)").0.is_nan());
     assert_eq!(strtod(b"nan(abc)").1, 8);
 }
+
+#[test]
+fn lcs_table_is_bounded_by_proto_max_bulk_len() {
+    let mut s = Session::new();
+    let (a, b) = ("x".repeat(600), "y".repeat(600));
+    s.run(&["set", "a", &a]);
+    s.run(&["set", "b", &b]);
+    s.expect(&[
+        ("lcs a b len", ":0\r\n"),
+        ("config set proto-max-bulk-len 1048576", "+OK\r\n"),
+        (
+            "lcs a b len",
+            "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n",
+        ),
+    ]);
+}

@@ -8,9 +8,6 @@ use crate::{Action, Call, Client, Server};
 use alloc::vec::Vec;
 use resp::reply;
 
-/// Redis's `proto-max-bulk-len` default, which also bounds the table's bytes.
-const TABLE_LIMIT: u64 = 512 * 1024 * 1024;
-
 /// The string at `key` (a missing key is empty), or `Err` for another type.
 fn string_at(s: &mut Server, db: usize, key: &[u8], now: u64) -> Result<Vec<u8>, ()> {
     match s.keyspace.get(db, key, now).map(|e| &e.value) {
@@ -67,7 +64,8 @@ pub fn lcs(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     }
     let (alen, blen) = (a.len(), b.len());
     let cells = (alen as u64 + 1) * (blen as u64 + 1);
-    if cells * 4 > TABLE_LIMIT {
+    // The table's bytes are bounded by `proto-max-bulk-len`, as in Redis.
+    if cells * 4 > s.proto_max_bulk_len() {
         c.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
         return Action::Continue;
     }
