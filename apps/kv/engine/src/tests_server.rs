@@ -760,3 +760,16 @@ fn scans_and_counts_skip_expired_keys() {
     let info = bulk(&s.run(&["info", "keyspace"]));
     assert_eq!(info, "# Keyspace\r\ndb0:keys=4,expires=1,avg_ttl=0\r\n");
 }
+
+#[test]
+fn scans_over_long_keys_resume_by_their_hint() {
+    let mut s = Session::new();
+    let long = "x".repeat(300);
+    for i in 0..50 {
+        s.run(&["set", &format!("{long}{i:02}"), "v"]);
+        s.run(&["set", &format!("k{i:02}"), "v"]);
+    }
+    let (keys, _) = full_scan(&mut s, &["scan", "count", "3"], |_, _| {});
+    let keys: BTreeSet<String> = keys.into_iter().collect();
+    assert_eq!(keys.len(), 100);
+}

@@ -24,6 +24,8 @@ use resp::reply::{self, format_g17};
 const HINT: usize = 5;
 /// Cursors remembered.
 const SLOTS: usize = 256;
+/// The longest next element a cursor remembers (a longer one resumes by its hint).
+const REMEMBERED: usize = 256;
 
 /// The cursors given out lately: what each stands for.
 #[derive(Debug, Default)]
@@ -36,9 +38,16 @@ pub(crate) struct Cursors {
 #[derive(Debug)]
 struct Remembered {
     cursor: u64,
-    /// What is scanned: a database, or a key's collection.
-    scope: Vec<u8>,
+    /// What is scanned (a database, or a key's collection), hashed.
+    scope: u64,
     next: Vec<u8>,
+}
+
+/// FNV-1a, 64 bits.
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Where a scan resumes.
@@ -59,19 +68,20 @@ impl Cursors {
         let hint = &next[..next.len().min(HINT)];
         let mut bytes = [0u8; 8];
         bytes[..hint.len()].copy_from_slice(hint);
-        let cursor = (u64::from_be_bytes(bytes) & !0xff_ffff)
+        let cursor = ((u64::from_be_bytes(bytes) & !0xff_ffff)
             | (hint.len() as u64) << 16
             | generation << 8
-            | slot;
+            | slot)
+            .max(1);
         if self.slots.len() < SLOTS {
             self.slots.resize_with(SLOTS, || None);
         }
-        self.slots[slot as usize] = Some(Remembered {
+        self.slots[slot as usize] = (next.len() <= REMEMBERED).then(|| Remembered {
             cursor,
-            scope: scope.to_vec(),
+            scope: hash(scope),
             next: next.to_vec(),
         });
-        cursor.max(1)
+        cursor
     }
 
     fn resume(&self, scope: &[u8], cursor: u64) -> Start {
@@ -81,7 +91,7 @@ impl Cursors {
         let slot = (cursor % SLOTS as u64) as usize;
         if let Some(Some(r)) = self.slots.get(slot)
             && r.cursor == cursor
-            && r.scope == scope
+            && r.scope == hash(scope)
         {
             return Start::Exact(r.next.clone());
         }
