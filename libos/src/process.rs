@@ -41,3 +41,11 @@ pub fn run_main<T: Termination>(main: fn() -> T, name: &'static str) -> i32 {
     kernel::runtime::set_app_name(name);
     main().report()
 }
+
+/// The heap: its size and the bytes allocated now.
+pub use kernel::mm::HeapStats;
+
+/// How much of the heap is in use (for limits such as kv's `maxmemory`).
+pub fn heap() -> HeapStats {
+    kernel::mm::heap_stats()
+}

@@ -29,6 +29,8 @@ extern crate alloc;
 
 mod persistence;
 
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::task::{Poll, Waker};
 use core::time::Duration;
 use kvengine::{Action, Client, Server};
 use libos::io::{Read, Write};
@@ -204,25 +206,23 @@ fn serve_connection(
                 Ok(Parsed::Skip { used }) => start += used,
                 Ok(Parsed::Command { args, used }) => {
                     start += used;
-                    let mut server = server.lock().unwrap_or_else(|e| match e {});
-                    let before = out.len();
-                    let now = now_ms();
-                    close = server.execute(&mut client, &args, now, &mut out) == Action::Close;
-                    server.note_command(&client, &args, now);
-                    if let Some(p) = persistence {
-                        let ops = core::mem::take(&mut server.changes);
-                        if !ops.is_empty()
-                            && let Err(e) = p.append(ops)
-                        {
-                            // Not on disk: the command gets an error instead of its reply,
-                            // and writes are refused from now on.
-                            let message =
-                                format!("MISCONF Errors writing to the store on {}: {e}", p.disk);
-                            eprintln!("kv: {}: cannot write: {e}; refusing writes", p.disk);
-                            out.truncate(before);
-                            resp::reply::error(&mut out, &message);
-                            server.write_error = Some(message);
+                    match run(server, persistence, &mut client, &args, &mut out) {
+                        Action::Close => close = true,
+                        Action::Block { deadline_ms } => {
+                            // The replies before it go out first, as Redis sends them.
+                            if !send(stream, server, persistence, id, &mut out) {
+                                return;
+                            }
+                            block(
+                                server,
+                                persistence,
+                                &mut client,
+                                &args,
+                                deadline_ms,
+                                &mut out,
+                            );
                         }
+                        Action::Continue => {}
                     }
                 }
                 Err(e) => {
@@ -232,37 +232,135 @@ fn serve_connection(
             }
         }
         buf.drain(..start);
-        if let Some(p) = persistence
-            && !out.is_empty()
-        {
-            // Nothing these replies show may be lost: wait until all that was appended
-            // when they were made is durable (one flush for every client waiting now).
-            let appended = p.store.appended();
-            if let Err(e) = p.store.wait(appended) {
-                eprintln!(
-                    "kv: {}: cannot commit: {e}; closing connection {id}",
-                    p.disk
-                );
-                let mut server = server.lock().unwrap_or_else(|e| match e {});
-                if server.write_error.is_none() {
-                    server.write_error = Some(format!(
-                        "MISCONF Errors writing to the store on {}: {e}",
-                        p.disk
-                    ));
-                }
-                let _ = stream.shutdown(Shutdown::Both);
-                return;
-            }
-        }
-        if !out.is_empty() {
-            if stream.write_all(&out).is_err() {
-                return;
-            }
-            out.clear();
+        if !send(stream, server, persistence, id, &mut out) {
+            return;
         }
         if close {
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }
     }
+}
+
+/// Write commands run so far, as of the last one; blocked clients wait for it to change.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+/// Blocked clients to wake when a write runs.
+static BLOCKED: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
+
+/// Runs one command: executes it, appends its changes to the store (a refused append
+/// turns its reply into `MISCONF` and refuses writes from then on), and wakes blocked
+/// clients if it wrote.
+fn run(
+    server: &Mutex<Server>,
+    persistence: Option<&Persistence>,
+    client: &mut Client,
+    args: &[Vec<u8>],
+    out: &mut Vec<u8>,
+) -> Action {
+    let mut server = server.lock().unwrap_or_else(|e| match e {});
+    let before = out.len();
+    server.memory_used = process::heap().used as u64;
+    let action = server.execute(client, args, now_ms(), out);
+    if let Some(p) = persistence {
+        let ops = core::mem::take(&mut server.changes);
+        if !ops.is_empty()
+            && let Err(e) = p.append(ops)
+        {
+            // Not on disk: the command gets an error instead of its reply.
+            let message = format!("MISCONF Errors writing to the store on {}: {e}", p.disk);
+            eprintln!("kv: {}: cannot write: {e}; refusing writes", p.disk);
+            out.truncate(before);
+            resp::reply::error(out, &message);
+            server.write_error = Some(message);
+        }
+    }
+    if server.writes != WRITES.load(Ordering::Relaxed) {
+        WRITES.store(server.writes, Ordering::Relaxed);
+        for w in BLOCKED.lock().unwrap_or_else(|e| match e {}).drain(..) {
+            w.wake();
+        }
+    }
+    action
+}
+
+/// Runs the blocking command `args` again each time another client writes, until it
+/// takes something or `deadline_ms` passes (then it answers as a timeout).
+fn block(
+    server: &Mutex<Server>,
+    persistence: Option<&Persistence>,
+    client: &mut Client,
+    args: &[Vec<u8>],
+    deadline_ms: Option<u64>,
+    out: &mut Vec<u8>,
+) {
+    loop {
+        let seen = WRITES.load(Ordering::Relaxed);
+        let timeout = match deadline_ms {
+            None => None,
+            Some(d) => match d.checked_sub(now_ms()) {
+                Some(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+                _ => {
+                    kvengine::blocking::timed_out(args, out);
+                    return;
+                }
+            },
+        };
+        let woken = libos::task::block_on_timeout(
+            core::future::poll_fn(|cx| {
+                if WRITES.load(Ordering::Relaxed) != seen {
+                    return Poll::Ready(());
+                }
+                BLOCKED
+                    .lock()
+                    .unwrap_or_else(|e| match e {})
+                    .push(cx.waker().clone());
+                Poll::Pending
+            }),
+            timeout,
+        );
+        if woken.is_none() {
+            kvengine::blocking::timed_out(args, out);
+            return;
+        }
+        match run(server, persistence, client, args, out) {
+            Action::Block { .. } => continue,
+            _ => return,
+        }
+    }
+}
+
+/// Sends the replies in `out`. With persistence, first waits until everything appended
+/// when they were made is durable: nothing a reply shows may be lost (one flush serves
+/// every client waiting). False if the connection is to end.
+fn send(
+    stream: &mut TcpStream,
+    server: &Mutex<Server>,
+    persistence: Option<&Persistence>,
+    id: u64,
+    out: &mut Vec<u8>,
+) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    if let Some(p) = persistence {
+        let appended = p.store.appended();
+        if let Err(e) = p.store.wait(appended) {
+            eprintln!(
+                "kv: {}: cannot commit: {e}; closing connection {id}",
+                p.disk
+            );
+            let mut server = server.lock().unwrap_or_else(|e| match e {});
+            if server.write_error.is_none() {
+                server.write_error = Some(format!(
+                    "MISCONF Errors writing to the store on {}: {e}",
+                    p.disk
+                ));
+            }
+            let _ = stream.shutdown(Shutdown::Both);
+            return false;
+        }
+    }
+    let sent = stream.write_all(out).is_ok();
+    out.clear();
+    sent
 }

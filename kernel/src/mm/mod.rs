@@ -14,9 +14,9 @@ mod kernel_space;
 pub mod stack;
 
 #[cfg(target_os = "none")]
-pub use heap::stats as heap_stats;
-#[cfg(target_os = "none")]
 pub(crate) use heap::take_failure as take_alloc_failure;
+#[cfg(target_os = "none")]
+pub use heap::{HeapStats, stats as heap_stats};
 #[cfg(target_os = "none")]
 pub(crate) use kernel_space::{
     MIN_HEAP, MIN_STACK, MemError, TaskStack, allocate_stack, free_stack, init, map_device,

@@ -296,6 +296,8 @@ pub struct Keyspace {
     pub(crate) dropped: Vec<u8>,
     /// The map of databases to disk ids changed.
     pub(crate) ids_changed: bool,
+    /// Databases flushed or swapped by the last command (for `WATCH`).
+    pub(crate) flushed: Vec<usize>,
 }
 
 impl Keyspace {
@@ -306,6 +308,7 @@ impl Keyspace {
             dirty: BTreeMap::new(),
             dropped: Vec::new(),
             ids_changed: false,
+            flushed: Vec::new(),
         }
     }
 
@@ -361,6 +364,11 @@ impl Keyspace {
             .entry(key.to_vec())
             .insert_entry(entry)
             .into_mut()
+    }
+
+    /// Whether anything changed since the last drain.
+    pub(crate) fn changed(&self) -> bool {
+        !self.dirty.is_empty() || !self.flushed.is_empty() || self.ids_changed
     }
 
     /// Removes `key` from `db` if it has expired by `now`.
@@ -460,6 +468,7 @@ impl Keyspace {
         self.dbs.swap(a, b);
         self.disk_ids.swap(a, b);
         self.ids_changed = true;
+        self.flushed.extend([a, b]);
     }
 
     /// Puts `entry` at `key` in `db` (its value and expiry as they are; on disk it is
@@ -481,6 +490,7 @@ impl Keyspace {
                 continue;
             }
             self.dbs[db].clear();
+            self.flushed.push(db);
             let old = self.disk_ids[db];
             self.dirty.retain(|(id, _), _| *id != old);
             self.dropped.push(old);

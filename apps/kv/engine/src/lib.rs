@@ -18,6 +18,7 @@
 
 extern crate alloc;
 
+pub mod blocking;
 pub mod collections;
 pub mod glob;
 pub mod keys;
@@ -57,6 +58,10 @@ pub struct Client {
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command was refused while queueing: `EXEC` will abort.
     pub multi_dirty: bool,
+    /// `EXEC` is running this client's queue (blocking commands then do not block).
+    pub in_exec: bool,
+    /// Keys this client watches (`WATCH`), by database.
+    pub watching: Vec<(usize, Vec<u8>)>,
 }
 
 /// What the connection does after a command.
@@ -65,6 +70,12 @@ pub enum Action {
     Continue,
     /// Send the reply, then close (`QUIT`).
     Close,
+    /// A blocking command found nothing to take and replied nothing: run it again once
+    /// another client wrote, or answer [`blocking::timed_out`] at `deadline_ms` (Unix ms;
+    /// `None`: never).
+    Block {
+        deadline_ms: Option<u64>,
+    },
 }
 
 /// The server's data.
@@ -84,6 +95,14 @@ pub struct Server {
     pub persistence: server::Persistence,
     /// Connected clients, counters and settable configuration (`CLIENT`, `INFO`, `CONFIG`).
     pub(crate) status: server::Status,
+    /// Watched keys (`WATCH`): (database, key) to the ids of the clients watching.
+    watched: alloc::collections::BTreeMap<(usize, Vec<u8>), alloc::collections::BTreeSet<u64>>,
+    /// Clients whose watched keys changed: their `EXEC` fails.
+    dirty_cas: alloc::collections::BTreeSet<u64>,
+    /// Write commands run so far (a blocked client waits for this to change).
+    pub writes: u64,
+    /// Bytes of memory in use, for `maxmemory` (the app sets it from its heap).
+    pub memory_used: u64,
 }
 
 impl Default for Server {
@@ -153,7 +172,12 @@ impl Command {
 }
 
 /// Every command table.
-const TABLES: &[&[Command]] = &[COMMANDS, server::COMMANDS, reads::COMMANDS];
+const TABLES: &[&[Command]] = &[
+    COMMANDS,
+    server::COMMANDS,
+    reads::COMMANDS,
+    blocking::COMMANDS,
+];
 
 /// The command named `lower` (lower case), if there is one.
 pub(crate) fn command(lower: &[u8]) -> Option<&'static Command> {
@@ -172,6 +196,8 @@ const COMMANDS: &[Command] = &[
     Command::read("multi", 1, multi),
     Command::read("exec", 1, exec),
     Command::read("discard", 1, discard),
+    Command::read("watch", -2, watch),
+    Command::read("unwatch", 1, unwatch),
     Command::read("ping", -1, ping),
     Command::read("echo", 2, echo),
     Command::read("quit", -1, quit),
@@ -313,24 +339,59 @@ fn exec(s: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
         return Action::Continue;
     };
     if core::mem::take(&mut client.multi_dirty) {
+        s.unwatch(client);
         c.error("EXECABORT Transaction discarded because of previous errors.");
+        return Action::Continue;
+    }
+    let aborted = s.dirty_cas.contains(&client.id);
+    s.unwatch(client);
+    if aborted {
+        // A watched key changed since WATCH.
+        reply::null_array(c.out);
         return Action::Continue;
     }
     reply::array(c.out, queue.len());
     let mut action = Action::Continue;
+    client.in_exec = true;
     for args in &queue {
         if s.execute_one(client, args, c.now_ms, c.out) == Action::Close {
             action = Action::Close;
         }
     }
+    client.in_exec = false;
     action
 }
 
-fn discard(_: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
+/// `WATCH key [key ...]`.
+fn watch(s: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
+    if client.multi.is_some() {
+        c.error("ERR WATCH inside MULTI is not allowed");
+        return Action::Continue;
+    }
+    for key in &c.args[1..] {
+        let k = (client.db, key.clone());
+        if !client.watching.contains(&k) {
+            s.watched.entry(k.clone()).or_default().insert(client.id);
+            client.watching.push(k);
+        }
+    }
+    c.ok();
+    Action::Continue
+}
+
+/// `UNWATCH`.
+fn unwatch(s: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
+    s.unwatch(client);
+    c.ok();
+    Action::Continue
+}
+
+fn discard(s: &mut Server, client: &mut Client, c: &mut Call<'_>) -> Action {
     if client.multi.take().is_none() {
         c.error("ERR DISCARD without MULTI");
     } else {
         client.multi_dirty = false;
+        s.unwatch(client);
         c.ok();
     }
     Action::Continue
@@ -368,6 +429,51 @@ impl Server {
             write_error: None,
             persistence: server::Persistence::default(),
             status: server::Status::default(),
+            watched: alloc::collections::BTreeMap::new(),
+            dirty_cas: alloc::collections::BTreeSet::new(),
+            writes: 0,
+            memory_used: 0,
+        }
+    }
+
+    /// Forgets `client`'s watched keys (after `EXEC`, `DISCARD`, `UNWATCH`).
+    pub fn unwatch(&mut self, client: &mut Client) {
+        for k in client.watching.drain(..) {
+            if let Some(ids) = self.watched.get_mut(&k) {
+                ids.remove(&client.id);
+                if ids.is_empty() {
+                    self.watched.remove(&k);
+                }
+            }
+        }
+        self.dirty_cas.remove(&client.id);
+    }
+
+    /// Forgets every watch of the client `id` (it disconnected).
+    pub fn forget_watches(&mut self, id: u64) {
+        self.watched.retain(|_, ids| {
+            ids.remove(&id);
+            !ids.is_empty()
+        });
+        self.dirty_cas.remove(&id);
+    }
+
+    /// Marks the clients watching a key the last command changed (or a database it
+    /// flushed or swapped): their `EXEC` will fail.
+    fn touch_watched(&mut self) {
+        let ks = &self.keyspace;
+        for (id, key) in ks.dirty.keys() {
+            let Some(db) = ks.disk_ids.iter().position(|i| i == id) else {
+                continue;
+            };
+            if let Some(ids) = self.watched.get(&(db, key.clone())) {
+                self.dirty_cas.extend(ids.iter().copied());
+            }
+        }
+        for &db in &ks.flushed {
+            for ((_, _), ids) in self.watched.range((db, Vec::new())..(db + 1, Vec::new())) {
+                self.dirty_cas.extend(ids.iter().copied());
+            }
         }
     }
 
@@ -390,6 +496,17 @@ impl Server {
         out: &mut Vec<u8>,
     ) -> Action {
         let action = self.execute_one(client, args, now_ms, out);
+        if !matches!(action, Action::Block { .. }) {
+            // (Queued commands too: CLIENT LIST shows them as the last command.)
+            self.note_command(client, args, now_ms);
+        }
+        if self.keyspace.changed() {
+            self.writes += 1;
+            if !self.watched.is_empty() {
+                self.touch_watched();
+            }
+        }
+        self.keyspace.flushed.clear();
         let changes = self.persistent.then_some(&mut self.changes);
         persist::drain(&mut self.keyspace, changes);
         action
@@ -429,6 +546,14 @@ impl Server {
                 reply::error(out, &alloc::format!("ERR {message}"));
                 client.multi_dirty |= client.multi.is_some();
             }
+            return Action::Continue;
+        }
+        if command.write && self.out_of_memory(command.name) {
+            reply::error(
+                out,
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            );
+            client.multi_dirty |= client.multi.is_some();
             return Action::Continue;
         }
         if command.write

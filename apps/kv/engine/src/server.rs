@@ -231,8 +231,17 @@ impl Server {
     }
 
     /// Client `id` disconnected.
+    /// Whether the command `name` is refused for memory: `maxmemory` is set, the memory
+    /// in use ([`Server::memory_used`], which the app keeps) is over it, and Redis would
+    /// refuse the command (it may grow the data).
+    pub(crate) fn out_of_memory(&self, name: &str) -> bool {
+        let max = self.status.config.number("maxmemory");
+        max > 0 && self.memory_used > max as u64 && introspect::deny_oom(name)
+    }
+
     pub fn disconnect(&mut self, id: u64) {
         self.status.clients.remove(&id);
+        self.forget_watches(id);
     }
 
     /// `client` ran the command `args` at `now_ms`: counted for `INFO`, and shown by

@@ -419,3 +419,135 @@ fn sorted_sets() {
         ("zscore z a", NIL),
     ]);
 }
+
+/// Runs `words` for `client` and returns (reply, action).
+fn run_as(server: &mut Server, client: &mut Client, now: u64, words: &[&str]) -> (String, Action) {
+    let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+    let mut out = Vec::new();
+    let action = server.execute(client, &args, now, &mut out);
+    (String::from_utf8(out).unwrap(), action)
+}
+
+#[test]
+fn watch_makes_exec_fail_when_a_watched_key_changed() {
+    let mut server = Server::new();
+    let mut a = Client {
+        id: 1,
+        ..Client::default()
+    };
+    let mut b = Client {
+        id: 2,
+        ..Client::default()
+    };
+    let now = 1_700_000_000_000;
+    let mut run = |c: &mut Client, w: &[&str]| run_as(&mut server, c, now, w).0;
+    assert_eq!(run(&mut a, &["watch", "k", "other"]), OK);
+    assert_eq!(run(&mut b, &["set", "k", "1"]), OK);
+    assert_eq!(run(&mut a, &["multi"]), OK);
+    assert_eq!(
+        run(&mut a, &["watch", "x"]),
+        "-ERR WATCH inside MULTI is not allowed\r\n"
+    );
+    assert_eq!(run(&mut a, &["incr", "k"]), "+QUEUED\r\n");
+    assert_eq!(run(&mut a, &["exec"]), "*-1\r\n");
+    assert_eq!(run(&mut a, &["get", "k"]), "$1\r\n1\r\n");
+    // Unchanged: EXEC runs. A change in another database is another key.
+    assert_eq!(run(&mut a, &["watch", "k"]), OK);
+    assert_eq!(run(&mut b, &["select", "1"]), OK);
+    assert_eq!(run(&mut b, &["set", "k", "9"]), OK);
+    assert_eq!(run(&mut a, &["multi"]), OK);
+    assert_eq!(run(&mut a, &["incr", "k"]), "+QUEUED\r\n");
+    assert_eq!(run(&mut a, &["exec"]), "*1\r\n:2\r\n");
+    // A flush of the database touches it; UNWATCH forgets it.
+    assert_eq!(run(&mut a, &["watch", "k"]), OK);
+    assert_eq!(run(&mut b, &["flushall"]), OK);
+    assert_eq!(run(&mut a, &["multi"]), OK);
+    assert_eq!(run(&mut a, &["exec"]), "*-1\r\n");
+    assert_eq!(run(&mut a, &["watch", "k"]), OK);
+    assert_eq!(run(&mut b, &["select", "0"]), OK);
+    assert_eq!(run(&mut b, &["set", "k", "3"]), OK);
+    assert_eq!(run(&mut a, &["unwatch"]), OK);
+    assert_eq!(run(&mut a, &["multi"]), OK);
+    assert_eq!(run(&mut a, &["exec"]), "*0\r\n");
+}
+
+#[test]
+fn blocking_pops_take_what_is_there_or_block_until_their_deadline() {
+    let mut server = Server::new();
+    let mut c = Client {
+        id: 1,
+        ..Client::default()
+    };
+    let now = 1_700_000_000_000;
+    let mut run = |w: &[&str]| run_as(&mut server, &mut c, now, w);
+    assert_eq!(
+        run(&["blpop", "a", "b", "1.5"]).1,
+        Action::Block {
+            deadline_ms: Some(now + 1500)
+        }
+    );
+    assert_eq!(
+        run(&["brpop", "a", "0"]).1,
+        Action::Block { deadline_ms: None }
+    );
+    assert_eq!(run(&["blpop", "a", "-1"]).0, "-ERR timeout is negative\r\n");
+    assert_eq!(
+        run(&["blpop", "a", "x"]).0,
+        "-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_eq!(run(&["rpush", "b", "1", "2"]).0, ":2\r\n");
+    assert_eq!(
+        run(&["blpop", "a", "b", "0"]).0,
+        "*2\r\n$1\r\nb\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(run(&["brpop", "b", "0"]).0, "*2\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    assert_eq!(run(&["set", "s", "v"]).0, OK);
+    assert_eq!(
+        run(&["blpop", "a", "s", "0"]).0,
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_eq!(run(&["zadd", "z", "1", "m", "2", "n"]).0, ":2\r\n");
+    assert_eq!(
+        run(&["bzpopmax", "y", "z", "0"]).0,
+        "*3\r\n$1\r\nz\r\n$1\r\nn\r\n$1\r\n2\r\n"
+    );
+    // In a transaction they answer at once, as at a timeout.
+    assert_eq!(run(&["multi"]).0, OK);
+    assert_eq!(run(&["blpop", "a", "0"]).0, "+QUEUED\r\n");
+    assert_eq!(run(&["exec"]).0, "*1\r\n*-1\r\n");
+}
+
+#[test]
+fn over_maxmemory_writes_that_grow_are_refused_and_the_rest_go_on() {
+    let mut server = Server::new();
+    let mut c = Client {
+        id: 1,
+        ..Client::default()
+    };
+    let now = 1_700_000_000_000;
+    assert_eq!(run_as(&mut server, &mut c, now, &["set", "k", "v"]).0, OK);
+    assert_eq!(
+        run_as(
+            &mut server,
+            &mut c,
+            now,
+            &["config", "set", "maxmemory", "1000"]
+        )
+        .0,
+        OK
+    );
+    server.memory_used = 2000;
+    let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    let mut run = |w: &[&str]| run_as(&mut server, &mut c, now, w).0;
+    assert_eq!(run(&["set", "x", "1"]), oom);
+    assert_eq!(run(&["rpush", "l", "1"]), oom);
+    assert_eq!(run(&["get", "k"]), "$1\r\nv\r\n");
+    assert_eq!(run(&["expire", "k", "100"]), ":1\r\n");
+    assert_eq!(run(&["del", "k"]), ":1\r\n");
+    assert_eq!(run(&["multi"]), OK);
+    assert_eq!(run(&["set", "x", "1"]), oom);
+    assert_eq!(
+        run(&["exec"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+}

@@ -358,7 +358,6 @@ fn client_list_shows_the_registry() {
         let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
         let mut out = Vec::new();
         server.execute(c, &args, now, &mut out);
-        server.note_command(c, &args, now);
         String::from_utf8(out).unwrap()
     };
     run(&mut server, &mut two, t0 + 2000, &["select", "3"]);

@@ -63,6 +63,12 @@ fn meta(name: &str) -> Option<&'static Meta> {
     TABLE.iter().find(|m| m.name == name)
 }
 
+/// Whether Redis refuses the command `name` when memory is over `maxmemory` (its
+/// `denyoom` flag).
+pub(crate) fn deny_oom(name: &str) -> bool {
+    meta(name).is_some_and(|m| m.flags.split(' ').any(|f| f == "denyoom"))
+}
+
 /// A command as `COMMAND` knows it: its full name, arity and whether it writes.
 #[derive(Clone, Copy)]
 struct Known {
