@@ -233,3 +233,125 @@ fn a_bad_command_line_is_a_clear_error_with_status_2() {
         tests::assert_console(&out, needle);
     }
 }
+
+#[test]
+fn blocking_pops_wake_on_a_push_and_time_out() {
+    let (server, port) = kv();
+    // Times out with a nil after about its timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(cli(port, &["blpop", "queue", "0.5"]), "");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    // A client blocked for ever is served by another's push, and the key is gone after.
+    let waiter = std::thread::spawn(move || cli(port, &["blpop", "queue", "other", "0"]));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(cli(port, &["rpush", "other", "job-1"]), "1");
+    assert_eq!(waiter.join().unwrap(), "other\njob-1");
+    assert_eq!(cli(port, &["exists", "other"]), "0");
+    let waiter = std::thread::spawn(move || cli(port, &["bzpopmin", "z", "0"]));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(cli(port, &["zadd", "z", "2", "b", "1", "a"]), "2");
+    assert_eq!(waiter.join().unwrap(), "z\na\n1");
+    // Other clients are served while one is blocked.
+    assert_eq!(cli(port, &["ping"]), "PONG");
+    server.stop();
+}
+
+#[test]
+fn watch_aborts_a_transaction_when_another_client_changed_the_key() {
+    let (server, port) = kv();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut say = |request: &[u8], expect: &[u8]| {
+        s.write_all(request).unwrap();
+        let mut got = vec![0u8; expect.len()];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expect)
+        );
+    };
+    say(b"WATCH balance\r\n", b"+OK\r\n");
+    assert_eq!(cli(port, &["set", "balance", "100"]), "OK");
+    say(
+        b"MULTI\r\nINCRBY balance 5\r\nEXEC\r\n",
+        b"+OK\r\n+QUEUED\r\n*-1\r\n",
+    );
+    say(
+        b"WATCH balance\r\nMULTI\r\nINCRBY balance 5\r\nEXEC\r\n",
+        b"+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n:105\r\n",
+    );
+    server.stop();
+}
+
+#[test]
+fn over_maxmemory_writes_get_oom_and_reads_and_deletes_go_on() {
+    let (server, port) = kv();
+    assert_eq!(cli(port, &["set", "k", "v"]), "OK");
+    // Less than kv itself needs: every write that may grow is refused.
+    assert_eq!(cli(port, &["config", "set", "maxmemory", "1"]), "OK");
+    assert_eq!(
+        cli(port, &["set", "x", "1"]),
+        "OOM command not allowed when used memory > 'maxmemory'."
+    );
+    assert_eq!(cli(port, &["get", "k"]), "v");
+    assert_eq!(cli(port, &["del", "k"]), "1");
+    assert_eq!(cli(port, &["config", "set", "maxmemory", "0"]), "OK");
+    assert_eq!(cli(port, &["set", "x", "1"]), "OK");
+    server.stop();
+}
+
+/// 1,000 clients at once: `redis-benchmark -c 1000` (over a tap: user networking resets
+/// bursts of connections), every request answered, none with an error.
+#[test]
+fn a_thousand_concurrent_clients_are_all_served() {
+    if skip_without_root() {
+        return;
+    }
+    let running = Run::new("kv")
+        .net_tap()
+        .mem(256)
+        .timeout(Duration::from_secs(400))
+        .spawn();
+    running.wait_for_console("kv: serving", BOOT);
+    let ip = running.guest_ip().to_string();
+    let out = running.exec_in_netns(Command::new("timeout").args([
+        "300",
+        "redis-benchmark",
+        "-h",
+        &ip,
+        "-c",
+        "1000",
+        "-n",
+        "20000",
+        "-t",
+        "set,get",
+        "-q",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    let info = running.exec_in_netns(Command::new("timeout").args([
+        "30",
+        "redis-cli",
+        "-h",
+        &ip,
+        "info",
+        "stats",
+    ]));
+    let console = running.stop().console;
+    assert!(out.status.success(), "{out:?}\nguest:\n{console}");
+    for test in ["SET:", "GET:"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(test) && l.contains("requests per second")),
+            "{test} did not complete:\n{text}\nguest:\n{console}"
+        );
+    }
+    assert!(!text.contains("ERR"), "{text}");
+    let info = String::from_utf8_lossy(&info.stdout).to_string();
+    let received: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no total_connections_received in INFO:\n{info}"));
+    assert!(received >= 2000, "{received} connections received");
+}
