@@ -569,6 +569,13 @@ impl Store {
         crate::task::block_on(self.wait_async(appended))
     }
 
+    /// Waits until everything appended so far is durable, whatever the [`Durability`]
+    /// (an app's "save now").
+    pub fn sync(&self) -> Result {
+        let end = self.appended().end;
+        crate::task::block_on(wait_durable(self.shared(), end))
+    }
+
     /// Async [`wait`](Self::wait).
     pub async fn wait_async(&self, appended: Appended) -> Result {
         let shared = self.shared();

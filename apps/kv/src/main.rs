@@ -262,6 +262,12 @@ fn run(
     server.memory_used = process::heap().used as u64;
     let action = server.execute(client, args, now_ms(), out);
     if let Some(p) = persistence {
+        if core::mem::take(&mut server.sync_requested)
+            && let Err(e) = p.store.sync()
+        {
+            out.truncate(before);
+            resp::reply::error(out, &format!("ERR saving to {} failed: {e}", p.disk));
+        }
         let ops = core::mem::take(&mut server.changes);
         if !ops.is_empty()
             && let Err(e) = p.append(ops)

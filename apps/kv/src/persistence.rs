@@ -148,6 +148,7 @@ impl Persistence {
         );
         server.keyspace = loaded.keyspace;
         server.persistent = true;
+        server.last_save_ms = Some(now_ms);
         p
     }
 

@@ -27,6 +27,7 @@ pub mod persist;
 pub mod reads;
 pub mod server;
 pub mod strings;
+pub mod writes;
 pub mod zset;
 pub mod zsets;
 
@@ -103,6 +104,13 @@ pub struct Server {
     pub writes: u64,
     /// Bytes of memory in use, for `maxmemory` (the app sets it from its heap).
     pub memory_used: u64,
+    /// `SAVE`/`BGSAVE` ran: the app makes everything durable before replying.
+    pub sync_requested: bool,
+    /// When the data was last known to be all on disk (Unix ms): the load at start, or
+    /// the last `SAVE`.
+    pub last_save_ms: Option<u64>,
+    /// Saves done (`INFO`'s `rdb_saves`).
+    pub saves: u64,
 }
 
 impl Default for Server {
@@ -177,6 +185,7 @@ const TABLES: &[&[Command]] = &[
     server::COMMANDS,
     reads::COMMANDS,
     blocking::COMMANDS,
+    writes::COMMANDS,
 ];
 
 /// The command named `lower` (lower case), if there is one.
@@ -433,6 +442,9 @@ impl Server {
             dirty_cas: alloc::collections::BTreeSet::new(),
             writes: 0,
             memory_used: 0,
+            sync_requested: false,
+            last_save_ms: None,
+            saves: 0,
         }
     }
 

@@ -37,6 +37,9 @@ pub(crate) const COMMANDS: &[Command] = &[
     Command::read("hscan", -3, scan::hscan),
     Command::read("zscan", -3, scan::zscan),
     Command::read("randomkey", 1, randomkey),
+    Command::read("save", 1, save),
+    Command::read("bgsave", -1, bgsave),
+    Command::read("lastsave", 1, lastsave),
 ];
 
 type Run = fn(&mut Server, &mut Client, &mut Call<'_>) -> Action;
@@ -558,3 +561,46 @@ fn randomkey(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
 #[cfg(test)]
 #[path = "tests_server.rs"]
 mod tests;
+
+/// `SAVE` and `BGSAVE`: with persistence every acknowledged write is on disk already; a
+/// save makes what is still in flight (everysec) durable too, before the reply.
+fn save_now(s: &mut Server, c: &mut Call<'_>) -> bool {
+    if s.persistence.durability == Durability::None {
+        c.error("ERR kv runs without a disk: start it with one (--disk) to save");
+        return false;
+    }
+    if let Some(e) = &s.write_error {
+        let e = e.clone();
+        c.error(&e);
+        return false;
+    }
+    s.sync_requested = true;
+    s.last_save_ms = Some(c.now_ms);
+    s.saves += 1;
+    true
+}
+
+fn save(s: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
+    if save_now(s, c) {
+        c.ok();
+    }
+    Action::Continue
+}
+
+/// `BGSAVE [SCHEDULE]`.
+fn bgsave(s: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
+    if c.args.len() > 2 || (c.args.len() == 2 && !c.args[1].eq_ignore_ascii_case(b"schedule")) {
+        c.error(SYNTAX);
+        return Action::Continue;
+    }
+    if save_now(s, c) {
+        reply::simple(c.out, "Background saving started");
+    }
+    Action::Continue
+}
+
+fn lastsave(s: &mut Server, _: &mut Client, c: &mut Call<'_>) -> Action {
+    let at = s.last_save_ms.or(s.status.started_ms).unwrap_or(c.now_ms);
+    reply::integer(c.out, (at / 1000) as i64);
+    Action::Continue
+}

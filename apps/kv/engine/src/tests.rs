@@ -551,3 +551,32 @@ fn over_maxmemory_writes_that_grow_are_refused_and_the_rest_go_on() {
         "-EXECABORT Transaction discarded because of previous errors.\r\n"
     );
 }
+
+#[test]
+fn save_is_refused_without_a_disk_and_lastsave_follows_it_with_one() {
+    let mut server = Server::new();
+    let mut c = Client {
+        id: 1,
+        ..Client::default()
+    };
+    let now = 1_700_000_000_000;
+    assert_eq!(
+        run_as(&mut server, &mut c, now, &["save"]).0,
+        "-ERR kv runs without a disk: start it with one (--disk) to save\r\n"
+    );
+    server.persistence.durability = server::Durability::Durable;
+    assert_eq!(
+        run_as(&mut server, &mut c, now + 5000, &["bgsave"]).0,
+        "+Background saving started\r\n"
+    );
+    assert!(core::mem::take(&mut server.sync_requested));
+    assert_eq!(run_as(&mut server, &mut c, now + 9000, &["save"]).0, OK);
+    assert_eq!(
+        run_as(&mut server, &mut c, now + 9500, &["lastsave"]).0,
+        ":1700000009\r\n"
+    );
+    assert_eq!(
+        run_as(&mut server, &mut c, now, &["bgsave", "x"]).0,
+        "-ERR syntax error\r\n"
+    );
+}

@@ -221,10 +221,10 @@ fn section(s: &mut Server, cl: &Client, now: u64, name: &str, out: &mut String) 
                 .add("rdb_bgsave_in_progress", 0)
                 .add(
                     "rdb_last_save_time",
-                    s.status.started_ms.unwrap_or(now) / 1000,
+                    s.last_save_ms.or(s.status.started_ms).unwrap_or(now) / 1000,
                 )
                 .add("rdb_last_bgsave_status", "ok")
-                .add("rdb_saves", 0)
+                .add("rdb_saves", s.saves)
                 .add("aof_enabled", u8::from(p.durability != Durability::None))
                 .add("aof_rewrite_in_progress", 0)
                 .add("aof_rewrite_scheduled", 0)
