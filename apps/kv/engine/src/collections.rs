@@ -31,15 +31,15 @@ pub(crate) fn slot(
     }
 }
 
-fn is_list(v: &Value) -> bool {
+pub(crate) fn is_list(v: &Value) -> bool {
     matches!(v, Value::List(_))
 }
 
-fn is_hash(v: &Value) -> bool {
+pub(crate) fn is_hash(v: &Value) -> bool {
     matches!(v, Value::Hash(_))
 }
 
-fn is_set(v: &Value) -> bool {
+pub(crate) fn is_set(v: &Value) -> bool {
     matches!(v, Value::Set(_))
 }
 
@@ -72,7 +72,7 @@ fn list_ref<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a List 
     }
 }
 
-fn list<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut List {
+pub(crate) fn list<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut List {
     s.keyspace.collection(
         db,
         key,
@@ -264,7 +264,7 @@ fn hash_ref<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a Hash 
     }
 }
 
-fn hash<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Hash {
+pub(crate) fn hash<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Hash {
     s.keyspace.collection(
         db,
         key,
@@ -376,7 +376,7 @@ pub fn hgetall(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     })
 }
 
-fn set<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Set {
+pub(crate) fn set<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut Set {
     s.keyspace.collection(
         db,
         key,

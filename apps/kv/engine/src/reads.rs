@@ -141,7 +141,7 @@ pub(crate) fn non_negative(c: &mut Call<'_>, arg: usize, message: &str) -> Optio
     long_in(c, arg, 0, i64::MAX, Some(message))
 }
 
-fn is(arg: &[u8], word: &str) -> bool {
+pub(crate) fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
@@ -400,12 +400,12 @@ fn hrandfield(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     Action::Continue
 }
 
-type Members = BTreeSet<Vec<u8>>;
+pub(crate) type Members = BTreeSet<Vec<u8>>;
 
 /// The sets at `args[keys]`, each checked for its type before any is used (Redis's order):
 /// `None` in place of a missing key, or `Err` with `WRONGTYPE` replied. The checks go
 /// through `get` (which drops expired keys); the sets are then read in place, all at once.
-fn sets_of<'a>(
+pub(crate) fn sets_of<'a>(
     s: &'a mut Server,
     db: usize,
     c: &mut Call<'_>,
@@ -428,7 +428,7 @@ fn sets_of<'a>(
 }
 
 /// The members in every one of `sets` (none if one is missing), in order.
-fn intersection<'a>(sets: &[Option<&'a Members>]) -> impl Iterator<Item = &'a Vec<u8>> {
+pub(crate) fn intersection<'a>(sets: &[Option<&'a Members>]) -> impl Iterator<Item = &'a Vec<u8>> {
     let mut sets = sets
         .iter()
         .copied()
@@ -456,26 +456,34 @@ fn sinter(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     Action::Continue
 }
 
+/// The members in any of `sets`, in order.
+pub(crate) fn union<'a>(sets: &[Option<&'a Members>]) -> BTreeSet<&'a Vec<u8>> {
+    sets.iter().flatten().flat_map(|set| set.iter()).collect()
+}
+
+/// The members of the first of `sets` in none of the others, in order.
+pub(crate) fn difference<'a>(sets: &[Option<&'a Members>]) -> Vec<&'a Vec<u8>> {
+    let others: Vec<&Members> = sets[1..].iter().flatten().copied().collect();
+    sets[0]
+        .map(|first| {
+            first
+                .iter()
+                .filter(|m| !others.iter().any(|o| o.contains(*m)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn sunion(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     if let Ok(sets) = sets_of(s, cl.db, c, 1..c.args.len()) {
-        let union: BTreeSet<&Vec<u8>> = sets.iter().flatten().flat_map(|set| set.iter()).collect();
-        reply_members(c.out, union.into_iter());
+        reply_members(c.out, union(&sets).into_iter());
     }
     Action::Continue
 }
 
 fn sdiff(s: &mut Server, cl: &mut Client, c: &mut Call<'_>) -> Action {
     if let Ok(sets) = sets_of(s, cl.db, c, 1..c.args.len()) {
-        let others: Vec<&Members> = sets[1..].iter().flatten().copied().collect();
-        let diff: Vec<&Vec<u8>> = sets[0]
-            .map(|first| {
-                first
-                    .iter()
-                    .filter(|m| !others.iter().any(|o| o.contains(*m)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        reply_members(c.out, diff.into_iter());
+        reply_members(c.out, difference(&sets).into_iter());
     }
     Action::Continue
 }

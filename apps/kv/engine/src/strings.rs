@@ -1,4 +1,8 @@
-//! String commands, as Redis 7.0 answers them (`t_string.c`).
+//! String commands, as Redis 7.0 answers them (`t_string.c`); [`floats`]: floats as C
+//! reads them, [`long_double`]: the extended precision of `INCRBYFLOAT`.
+
+pub(crate) mod floats;
+pub(crate) mod long_double;
 
 use crate::errors::{NOT_INTEGER, OVERFLOW, SYNTAX, WRONG_TYPE};
 use crate::keyspace::{Entry, Value};
@@ -50,7 +54,7 @@ struct SetFlags {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Unit {
+pub(crate) enum Unit {
     Ex,
     Px,
     ExAt,
@@ -58,7 +62,7 @@ enum Unit {
 }
 
 /// The expiry option `opt` names, if any.
-fn unit_of(opt: &[u8]) -> Option<Unit> {
+pub(crate) fn unit_of(opt: &[u8]) -> Option<Unit> {
     [
         ("ex", Unit::Ex),
         ("px", Unit::Px),
@@ -104,7 +108,7 @@ fn set_flags(args: &[Vec<u8>]) -> Option<SetFlags> {
 
 /// The absolute expiry time for `value` in `unit` (Redis's `getExpireMillisecondsOrReply`):
 /// `Err` with the reply to give.
-fn expire_at(value: &[u8], unit: Unit, now: u64, command: &str) -> Result<u64, String> {
+pub(crate) fn expire_at(value: &[u8], unit: Unit, now: u64, command: &str) -> Result<u64, String> {
     let invalid = || alloc::format!("ERR invalid expire time in '{command}' command");
     let n = resp::request::parse_i64(value).ok_or_else(|| String::from(NOT_INTEGER))?;
     let seconds = matches!(unit, Unit::Ex | Unit::ExAt);

@@ -402,7 +402,7 @@ fn random_picks_are_members_and_distinct_unless_negative() {
 
 #[test]
 fn score_bounds_read_as_strtod_does() {
-    use super::zranges::strtod;
+    use crate::strings::floats::strtod;
     for (text, value, used) in [
         ("1.5", 1.5, 3),
         ("  -2", -2.0, 4),

@@ -1,4 +1,7 @@
-//! A sorted set: members with scores, ordered by (score, member) as Redis orders them.
+//! A sorted set: members with scores, ordered by (score, member) as Redis orders them;
+//! [`ranges`]: the score and lex ranges the range commands read and walk.
+
+pub(crate) mod ranges;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -49,8 +52,10 @@ impl ZSet {
         self.scores.get(member).map(|s| s.0)
     }
 
-    /// Sets `member`'s score; returns the old one.
+    /// Sets `member`'s score (`-0` is taken as `0`); returns the old one.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        // -0 is 0 (Redis keeps small sets in listpacks, where it becomes the integer 0).
+        let score = score + 0.0;
         self.touched.insert(member.to_vec());
         let old = self.scores.insert(member.to_vec(), Score(score));
         if let Some(old) = old {

@@ -4,6 +4,7 @@
 use crate::collections::{Slot, count_arg, slot};
 use crate::errors::{SYNTAX, WRONG_TYPE};
 use crate::keyspace::Value;
+use crate::strings::floats::parse_float;
 use crate::zset::ZSet;
 use crate::{Action, Call, Client, Server};
 use alloc::vec::Vec;
@@ -12,34 +13,11 @@ use resp::reply;
 const NOT_FLOAT: &str = "ERR value is not a valid float";
 const NAN: &str = "ERR resulting score is not a number (NaN)";
 
-/// A float as Redis's `getDoubleFromObject` reads one: no spaces, no NaN, `inf` allowed.
-pub fn parse_float(s: &[u8]) -> Option<f64> {
-    let text = core::str::from_utf8(s).ok()?;
-    if text.is_empty()
-        || text.starts_with(char::is_whitespace)
-        || text.ends_with(char::is_whitespace)
-    {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    let f = match lower.trim_start_matches(['+', '-']) {
-        "inf" | "infinity" => {
-            if lower.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            }
-        }
-        _ => text.parse::<f64>().ok()?,
-    };
-    (!f.is_nan()).then_some(f)
-}
-
-fn is_zset(v: &Value) -> bool {
+pub(crate) fn is_zset(v: &Value) -> bool {
     matches!(v, Value::ZSet(_))
 }
 
-fn zset<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut ZSet {
+pub(crate) fn zset<'a>(s: &'a mut Server, db: usize, key: &[u8], now: u64) -> &'a mut ZSet {
     s.keyspace.collection(
         db,
         key,
