@@ -65,15 +65,26 @@ impl Rng {
     }
 }
 
-/// A random command touching a few keys of every type.
-fn command(r: &mut Rng) -> Vec<Vec<u8>> {
+/// A random command touching a few keys of every type (`now`: the session's clock, for
+/// absolute expiry times).
+fn command(r: &mut Rng, now: u64) -> Vec<Vec<u8>> {
     let key = format!("k{}", r.below(6));
     let other = format!("k{}", r.below(6));
     let el = format!("e{}", r.below(12));
     let n = format!("{}", r.below(9) as i64 - 3);
     let big = "x".repeat(r.below(3) as usize * 3000 + 1);
-    let words: Vec<String> = match r.below(40) {
-        0 => vec!["set".into(), key, el],
+    let side = |r: &mut Rng| String::from(r.pick(&["left", "right"]));
+    // Keys mostly of one type (by prefix; any `k` key at times), so that the commands
+    // between keys (LMOVE, the STOREs) find what they want often enough.
+    let typed = |r: &mut Rng, prefix: &str| {
+        if r.below(4) == 0 {
+            format!("k{}", r.below(6))
+        } else {
+            format!("{prefix}{}", r.below(3))
+        }
+    };
+    let words: Vec<String> = match r.below(56) {
+        0 => vec!["set".into(), typed(r, "t"), format!("{}", r.below(100))],
         1 => vec![
             "set".into(),
             key,
@@ -106,7 +117,7 @@ fn command(r: &mut Rng) -> Vec<Vec<u8>> {
         13 if r.below(8) == 0 => vec!["flushall".into()],
         14 => vec!["select".into(), format!("{}", r.below(3))],
         15 | 16 => {
-            let mut w = vec![r.pick(&["lpush", "rpush"]).into(), key];
+            let mut w = vec![r.pick(&["lpush", "rpush"]).into(), typed(r, "l")];
             for _ in 0..=r.below(40) {
                 w.push(format!("v{}", r.below(100)));
             }
@@ -133,7 +144,7 @@ fn command(r: &mut Rng) -> Vec<Vec<u8>> {
             el,
         ],
         22 | 23 => {
-            let mut w = vec!["hset".into(), key];
+            let mut w = vec!["hset".into(), typed(r, "h")];
             for _ in 0..=r.below(20) {
                 w.push(format!("f{}", r.below(30)));
                 w.push(format!("v{}", r.below(100)));
@@ -148,7 +159,7 @@ fn command(r: &mut Rng) -> Vec<Vec<u8>> {
         ],
         25 => vec!["hincrby".into(), key, format!("f{}", r.below(30)), n],
         26 | 27 => {
-            let mut w = vec!["sadd".into(), key];
+            let mut w = vec!["sadd".into(), typed(r, "s")];
             for _ in 0..=r.below(20) {
                 w.push(format!("m{}", r.below(50)));
             }
@@ -157,7 +168,7 @@ fn command(r: &mut Rng) -> Vec<Vec<u8>> {
         28 => vec!["srem".into(), key, format!("m{}", r.below(50))],
         29 => vec!["spop".into(), key, format!("{}", r.below(5))],
         30 | 31 => {
-            let mut w = vec!["zadd".into(), key];
+            let mut w = vec!["zadd".into(), typed(r, "z")];
             for _ in 0..=r.below(20) {
                 w.push(format!("{}", r.below(100) as f64 / 4.0));
                 w.push(format!("m{}", r.below(50)));
@@ -183,6 +194,108 @@ fn command(r: &mut Rng) -> Vec<Vec<u8>> {
             let mut w = vec!["rpush".into(), key];
             for i in 0..600 {
                 w.push(format!("long-element-{i}"));
+            }
+            w
+        }
+        38 | 53 => vec![
+            "lmove".into(),
+            typed(r, "l"),
+            typed(r, "l"),
+            side(r),
+            side(r),
+        ],
+        39 => vec!["rpoplpush".into(), typed(r, "l"), typed(r, "l")],
+        40 => vec![
+            "lmpop".into(),
+            "2".into(),
+            typed(r, "l"),
+            typed(r, "l"),
+            side(r),
+            "count".into(),
+            format!("{}", r.below(30) + 1),
+        ],
+        41 | 52 => vec![
+            "smove".into(),
+            typed(r, "s"),
+            typed(r, "s"),
+            format!("m{}", r.below(50)),
+        ],
+        42 => vec![
+            r.pick(&["sinterstore", "sunionstore", "sdiffstore"]).into(),
+            typed(r, "s"),
+            typed(r, "s"),
+            typed(r, "s"),
+        ],
+        43 => {
+            let input = r.pick(&["z", "s"]);
+            let mut w = vec![
+                r.pick(&["zunionstore", "zinterstore"]).into(),
+                typed(r, "z"),
+                "2".into(),
+                typed(r, input),
+                typed(r, "z"),
+            ];
+            if r.below(2) == 0 {
+                w.extend(["weights".into(), n.clone(), "0.5".into()]);
+            }
+            if r.below(2) == 0 {
+                w.extend(["aggregate".into(), r.pick(&["sum", "min", "max"]).into()]);
+            }
+            w
+        }
+        44 => vec![
+            "zremrangebyrank".into(),
+            typed(r, "z"),
+            n,
+            format!("{}", r.below(40) as i64 - 5),
+        ],
+        45 => vec![
+            "zremrangebyscore".into(),
+            typed(r, "z"),
+            format!("({}", r.below(30)),
+            format!("{}", r.below(30)),
+        ],
+        46 => vec![
+            "zremrangebylex".into(),
+            typed(r, "z"),
+            r.pick(&["-", "[m1", "(m3"]).into(),
+            r.pick(&["+", "[m4", "(m2"]).into(),
+        ],
+        47 => vec![
+            "incrbyfloat".into(),
+            typed(r, "t"),
+            r.pick(&["0.1", "-2.5", "1e10", "x", "inf"]).into(),
+        ],
+        48 => vec![
+            "hincrbyfloat".into(),
+            typed(r, "h"),
+            format!("f{}", r.below(30)),
+            r.pick(&["0.1", "-2.5", "1e10", "x", "inf"]).into(),
+        ],
+        49 => {
+            let mut w = vec!["getex".into(), typed(r, "t")];
+            match r.below(5) {
+                0 => w.extend(["px".into(), format!("{}", r.below(3000) + 1)]),
+                1 => w.extend(["exat".into(), "1000000000".into()]),
+                2 => w.extend(["pxat".into(), format!("{}", now + r.below(4000))]),
+                3 => w.push("persist".into()),
+                _ => {}
+            }
+            w
+        }
+        50 | 51 => {
+            // Big sets and sorted sets: stored results of more than one batch.
+            let (cmd, scored) = if r.below(2) == 0 {
+                ("sadd", false)
+            } else {
+                ("zadd", true)
+            };
+            let mut w = vec![cmd.into(), typed(r, if scored { "z" } else { "s" })];
+            for i in 0..300 {
+                if scored {
+                    w.push(format!("{}", r.below(10)));
+                }
+                w.push(format!("long-member-{}", i * 7 % 311));
             }
             w
         }
@@ -231,7 +344,7 @@ fn restarts_give_back_the_keyspace_and_crashes_leave_each_key_before_or_after() 
         for step in 0..400 {
             now += r.below(200);
             let before = snapshot(&server.keyspace, now);
-            let args = command(&mut r);
+            let args = command(&mut r, now);
             let mut out = Vec::new();
             server.execute(&mut client, &args, now, &mut out);
             let ops = resolve(&map, core::mem::take(&mut server.changes));
