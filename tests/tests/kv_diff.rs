@@ -16,6 +16,8 @@
 
 #[path = "kv_diff/checks.rs"]
 mod checks;
+#[path = "kv_diff/writes.rs"]
+mod writes;
 
 use checks::{Resp, Walk};
 use std::collections::BTreeSet;
@@ -353,6 +355,9 @@ fn command(rng: &mut Rng, family: &str) -> Vec<String> {
         "zranges" => zrange_command(rng),
         "server" => server_command(rng),
         "scans" => scan_command(rng),
+        "moves" => writes::moves_command(rng),
+        "stores" => writes::stores_command(rng),
+        "floats" => writes::floats_command(rng),
         _ => match rng.below(9) {
             0 => {
                 let mut c = vec!["zadd".into(), k(rng)];
@@ -1245,4 +1250,19 @@ fn server_commands_reply_as_redis_does() {
 #[test]
 fn scans_return_what_redis_returns() {
     differential("scans", 800);
+}
+
+#[test]
+fn moves_between_keys_reply_as_redis_does() {
+    differential("moves", 1500);
+}
+
+#[test]
+fn stores_and_range_removals_reply_as_redis_does() {
+    differential("stores", 1500);
+}
+
+#[test]
+fn float_increments_and_getex_reply_as_redis_does() {
+    differential("floats", 1500);
 }
