@@ -5,6 +5,7 @@
 
 pub mod frame;
 pub mod paging;
+pub mod slab;
 
 #[cfg(target_os = "none")]
 mod heap;
