@@ -1,4 +1,4 @@
-//! `kv`: a Redis-compatible key-value server (work in progress, issue 10).
+//! `kv`: a Redis-compatible key-value server, durable on `libos::store`.
 //!
 //! ```text
 //! kv [--port N] [--persistence durable|everysec|none] [--disk NAME]

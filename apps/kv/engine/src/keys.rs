@@ -153,7 +153,11 @@ fn ttl_generic(
                 } else {
                     (t as i64 - now as i64).max(0)
                 };
-                if ms { t } else { (t + 500) / 1000 }
+                if ms {
+                    t
+                } else {
+                    ((i128::from(t) + 500) / 1000) as i64
+                }
             }
         },
     };

@@ -580,3 +580,14 @@ fn save_is_refused_without_a_disk_and_lastsave_follows_it_with_one() {
         "-ERR syntax error\r\n"
     );
 }
+
+#[test]
+fn expiretime_of_the_farthest_expiry_rounds_as_redis_does() {
+    let mut s = Session::new();
+    s.expect(&[
+        ("set k v", OK),
+        ("pexpireat k 9223372036854775807", ":1\r\n"),
+        ("expiretime k", ":9223372036854776\r\n"),
+        ("pexpiretime k", ":9223372036854775807\r\n"),
+    ]);
+}
