@@ -355,3 +355,31 @@ fn a_thousand_concurrent_clients_are_all_served() {
         .unwrap_or_else(|| panic!("no total_connections_received in INFO:\n{info}"));
     assert!(received >= 2000, "{received} connections received");
 }
+
+/// A client streaming a bulk string larger than the memory there is gets its connection
+/// closed (one line on the console); everyone else goes on being served.
+#[test]
+fn a_request_larger_than_memory_closes_that_connection_only() {
+    let (server, port) = kv();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$400000000\r\n")
+        .unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    let mut sent = 0usize;
+    // Until the server closes (writes fail) or 200 MiB went (more than the guest has).
+    while sent < 200 << 20 {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    assert!(
+        sent < 200 << 20,
+        "the server took {sent} bytes of one request"
+    );
+    server.wait_for_console("query buffer over", Duration::from_secs(30));
+    assert_eq!(cli(port, &["set", "small", "ok"]), "OK");
+    assert_eq!(cli(port, &["get", "small"]), "ok");
+    server.stop();
+}

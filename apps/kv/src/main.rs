@@ -198,6 +198,16 @@ fn serve_connection(
             Err(_) => return,
         };
         buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > query_limit() {
+            // Redis's client-query-buffer-limit, bounded by the memory there is: one
+            // client's unfinished request must not take the heap from everyone else.
+            eprintln!(
+                "kv: client {id}: query buffer over {} bytes: closing the connection",
+                buf.len() - n
+            );
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
         let mut start = 0;
         let mut close = false;
         while !close {
@@ -240,6 +250,13 @@ fn serve_connection(
             return;
         }
     }
+}
+
+/// The most a connection may buffer of requests not yet complete: Redis's 1 GiB
+/// `client-query-buffer-limit`, or a quarter of the free heap if that is less.
+fn query_limit() -> usize {
+    let heap = process::heap();
+    (1usize << 30).min(heap.size.saturating_sub(heap.used) / 4)
 }
 
 /// Write commands run so far, as of the last one; blocked clients wait for it to change.
