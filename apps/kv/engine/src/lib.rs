@@ -104,6 +104,8 @@ pub struct Server {
     pub writes: u64,
     /// Bytes of memory in use, for `maxmemory` (the app sets it from its heap).
     pub memory_used: u64,
+    /// Every command by name.
+    index: alloc::collections::BTreeMap<&'static [u8], &'static Command>,
     /// `SAVE`/`BGSAVE` ran: the app makes everything durable before replying.
     pub sync_requested: bool,
     /// When the data was last known to be all on disk (Unix ms): the load at start, or
@@ -149,6 +151,7 @@ impl Call<'_> {
 /// A command: its name (lower case), its arity as Redis states it (`n`: exactly `n`
 /// arguments, name included; `-n`: at least `n`), whether it may change the keyspace, and
 /// what runs it. Each module has a table of its own; [`command`] looks in all of them.
+#[derive(Debug)]
 pub(crate) struct Command {
     pub name: &'static str,
     pub arity: i32,
@@ -442,6 +445,7 @@ impl Server {
             dirty_cas: alloc::collections::BTreeSet::new(),
             writes: 0,
             memory_used: 0,
+            index: commands().map(|c| (c.name.as_bytes(), c)).collect(),
             sync_requested: false,
             last_save_ms: None,
             saves: 0,
@@ -536,8 +540,19 @@ impl Server {
         let Some(name) = args.first() else {
             return Action::Continue;
         };
-        let lower: Vec<u8> = name.to_ascii_lowercase();
-        let Some(command) = command(&lower) else {
+        // Lower case without allocating (every command name is short).
+        let mut buf = [0u8; 32];
+        let heap;
+        let lower: &[u8] = if name.len() <= buf.len() {
+            for (d, s) in buf.iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
+            &buf[..name.len()]
+        } else {
+            heap = name.to_ascii_lowercase();
+            &heap
+        };
+        let Some(command) = self.index.get(lower).copied() else {
             reply::error(out, &unknown_command(args));
             client.multi_dirty |= client.multi.is_some();
             return Action::Continue;

@@ -143,6 +143,8 @@ pub struct Status {
     commands_processed: u64,
     /// Calls per command (full names, `client|list`), for `INFO commandstats`.
     calls: BTreeMap<String, u64>,
+    /// A buffer for the name of the command being counted.
+    scratch: String,
     config: config::Config,
     /// The server's random id (`run_id`), made when first asked for.
     run_id: String,
@@ -198,8 +200,12 @@ impl Status {
 }
 
 /// The full name of the command `args` (`get`, `client|list`), lower case.
-fn full_name(args: &[Vec<u8>]) -> String {
-    let mut name = String::from_utf8_lossy(&args[0]).to_lowercase();
+/// Written into `name` (cleared first; no allocation once it is long enough).
+fn full_name_into(args: &[Vec<u8>], name: &mut String) {
+    name.clear();
+    for &b in &args[0] {
+        name.push(char::from(b.to_ascii_lowercase()));
+    }
     if let Some((_, subs)) = CONTAINERS.iter().find(|(n, _)| *n == name)
         && let Some(sub) = args.get(1).and_then(|a| {
             let lower = a.to_ascii_lowercase();
@@ -209,7 +215,6 @@ fn full_name(args: &[Vec<u8>]) -> String {
         name.push('|');
         name.push_str(sub.name);
     }
-    name
 }
 
 impl Server {
@@ -256,13 +261,24 @@ impl Server {
         }
         self.status.started(now_ms);
         self.status.commands_processed += 1;
-        let name = full_name(args);
+        // No allocation per command once the names are known (this runs for every one).
+        let mut name = core::mem::take(&mut self.status.scratch);
+        full_name_into(args, &mut name);
         if let Some(c) = self.status.clients.get_mut(&client.id) {
             c.refresh(client);
             c.last_ms = now_ms;
-            c.command = Some(name.clone());
+            match &mut c.command {
+                Some(last) => last.clone_from(&name),
+                None => c.command = Some(name.clone()),
+            }
         }
-        *self.status.calls.entry(name).or_insert(0) += 1;
+        match self.status.calls.get_mut(name.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.status.calls.insert(name.clone(), 1);
+            }
+        }
+        self.status.scratch = name;
     }
 
     /// The connections as `CLIENT LIST` shows them: the registry, with `caller` (running
