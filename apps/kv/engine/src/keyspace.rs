@@ -8,6 +8,7 @@
 //! be changed through methods that keep the notes: they are read through `Deref`.
 
 use crate::zset::ZSet;
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::ops::Deref;
@@ -285,13 +286,80 @@ pub(crate) enum Dirty {
     Replaced { generation: u32 },
 }
 
+/// Keys changed since the last drain: by disk id, then key (looked up without copying
+/// the key: this runs for every write).
+#[derive(Debug, Default)]
+pub(crate) struct DirtyKeys(BTreeMap<u8, BTreeMap<Vec<u8>, Dirty>>);
+
+impl DirtyKeys {
+    pub(crate) fn get(&self, id: u8, key: &[u8]) -> Option<Dirty> {
+        self.0.get(&id)?.get(key).copied()
+    }
+
+    pub(crate) fn insert(&mut self, id: u8, key: Vec<u8>, what: Dirty) {
+        self.0.entry(id).or_default().insert(key, what);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.values().all(BTreeMap::is_empty)
+    }
+
+    /// Every (disk id, key) noted.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (u8, &[u8])> {
+        self.0
+            .iter()
+            .flat_map(|(id, m)| m.keys().map(move |k| (*id, k.as_slice())))
+    }
+
+    /// Forgets every key of disk id `id`.
+    pub(crate) fn drop_id(&mut self, id: u8) {
+        self.0.remove(&id);
+    }
+
+    fn has_id(&self, id: u8) -> bool {
+        self.0.get(&id).is_some_and(|m| !m.is_empty())
+    }
+
+    /// Notes `what` for `key`, combined with what was noted before.
+    fn note(&mut self, id: u8, key: &[u8], what: Dirty) {
+        let m = self.0.entry(id).or_default();
+        match m.get_mut(key) {
+            None => {
+                m.insert(key.to_vec(), what);
+            }
+            Some(d) => match (*d, what) {
+                (_, Dirty::Modified) => {}
+                // Created and removed again in one window: nothing was on disk.
+                (Dirty::Created, Dirty::Replaced { .. }) => {
+                    m.remove(key);
+                }
+                (Dirty::Replaced { .. }, Dirty::Created) => {}
+                (_, w) => *d = w,
+            },
+        }
+    }
+}
+
+impl IntoIterator for DirtyKeys {
+    type Item = ((u8, Vec<u8>), Dirty);
+    type IntoIter = Box<dyn Iterator<Item = Self::Item>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(
+            self.0
+                .into_iter()
+                .flat_map(|(id, m)| m.into_iter().map(move |(k, d)| ((id, k), d))),
+        )
+    }
+}
+
 #[derive(Debug)]
 pub struct Keyspace {
     pub(crate) dbs: Vec<BTreeMap<Vec<u8>, Entry>>,
     /// Each database's id on disk (`SWAPDB` swaps two, `FLUSHDB` gives one a fresh id).
     pub(crate) disk_ids: Vec<u8>,
     /// Keys changed since the last drain, by (disk id, key).
-    pub(crate) dirty: BTreeMap<(u8, Vec<u8>), Dirty>,
+    pub(crate) dirty: DirtyKeys,
     /// Disk ids whose records are to be deleted (flushed databases).
     pub(crate) dropped: Vec<u8>,
     /// The map of databases to disk ids changed.
@@ -305,7 +373,7 @@ impl Keyspace {
         Self {
             dbs: (0..databases).map(|_| BTreeMap::new()).collect(),
             disk_ids: (0..databases as u8).collect(),
-            dirty: BTreeMap::new(),
+            dirty: DirtyKeys::default(),
             dropped: Vec::new(),
             ids_changed: false,
             flushed: Vec::new(),
@@ -313,21 +381,7 @@ impl Keyspace {
     }
 
     fn note(&mut self, db: usize, key: &[u8], what: Dirty) {
-        let id = self.disk_ids[db];
-        match self.dirty.get_mut(&(id, key.to_vec())) {
-            None => {
-                self.dirty.insert((id, key.to_vec()), what);
-            }
-            Some(d) => match (*d, what) {
-                (_, Dirty::Modified) => {}
-                // Created and removed again in one window: nothing was on disk.
-                (Dirty::Created, Dirty::Replaced { .. }) => {
-                    self.dirty.remove(&(id, key.to_vec()));
-                }
-                (Dirty::Replaced { .. }, Dirty::Created) => {}
-                (_, w) => *d = w,
-            },
-        }
+        self.dirty.note(self.disk_ids[db], key, what);
     }
 
     /// Removes `key` from `db` and notes it; the removed entry.
@@ -347,23 +401,22 @@ impl Keyspace {
     /// there (or removed since the last drain).
     fn insert(&mut self, db: usize, key: &[u8], mut entry: Entry) -> &mut Entry {
         let id = self.disk_ids[db];
-        if let Some(old) = self.dbs[db].remove(key) {
-            self.note(
-                db,
-                key,
-                Dirty::Replaced {
-                    generation: old.generation,
-                },
-            );
+        let old = self.dbs[db].get(key).map(|e| e.generation);
+        if let Some(generation) = old {
+            self.note(db, key, Dirty::Replaced { generation });
         }
-        match self.dirty.get(&(id, key.to_vec())) {
+        match self.dirty.get(id, key) {
             Some(Dirty::Replaced { generation }) => entry.generation = generation.wrapping_add(1),
             _ => self.note(db, key, Dirty::Created),
         }
-        self.dbs[db]
-            .entry(key.to_vec())
-            .insert_entry(entry)
-            .into_mut()
+        if old.is_some() {
+            // Replaced in place: no copy of the key, no rebalancing.
+            let slot = self.dbs[db].get_mut(key).expect("there");
+            *slot = entry;
+            slot
+        } else {
+            self.dbs[db].entry(key.to_vec()).or_insert(entry)
+        }
     }
 
     /// Whether anything changed since the last drain.
@@ -485,14 +538,13 @@ impl Keyspace {
             None => 0..self.dbs.len(),
         };
         for db in dbs {
-            if self.dbs[db].is_empty() && !self.dirty.keys().any(|(id, _)| *id == self.disk_ids[db])
-            {
+            if self.dbs[db].is_empty() && !self.dirty.has_id(self.disk_ids[db]) {
                 continue;
             }
             self.dbs[db].clear();
             self.flushed.push(db);
             let old = self.disk_ids[db];
-            self.dirty.retain(|(id, _), _| *id != old);
+            self.dirty.drop_id(old);
             self.dropped.push(old);
             let fresh = (0..=u8::MAX - 1)
                 .find(|i| !self.disk_ids.contains(i) && !self.dropped.contains(i))

@@ -479,10 +479,10 @@ impl Server {
     fn touch_watched(&mut self) {
         let ks = &self.keyspace;
         for (id, key) in ks.dirty.keys() {
-            let Some(db) = ks.disk_ids.iter().position(|i| i == id) else {
+            let Some(db) = ks.disk_ids.iter().position(|&i| i == id) else {
                 continue;
             };
-            if let Some(ids) = self.watched.get(&(db, key.clone())) {
+            if let Some(ids) = self.watched.get(&(db, key.to_vec())) {
                 self.dirty_cas.extend(ids.iter().copied());
             }
         }

@@ -462,7 +462,7 @@ pub fn load(
             if b.gap {
                 l.rewrite = true;
                 ks.dirty
-                    .insert((ks.disk_ids[b.db], b.key.clone()), Dirty::Modified);
+                    .insert(ks.disk_ids[b.db], b.key.clone(), Dirty::Modified);
             }
         }
         if b.entry.value.is_empty_collection() {
