@@ -46,10 +46,18 @@ impl Drop for TestDisk {
 
 /// kv on `run`'s disk, listening on a free port forwarded from 127.0.0.1.
 fn kv(run: Run) -> (Running, u16) {
+    kv_with(run, &[])
+}
+
+/// [`kv`] with more arguments for kv.
+fn kv_with(run: Run, args: &[&str]) -> (Running, u16) {
     let port = free_port();
+    let port_text = port.to_string();
+    let mut all = vec!["--port", port_text.as_str()];
+    all.extend_from_slice(args);
     let running = run
         .net_user(&[(port, port)])
-        .args(&["--port", &port.to_string()])
+        .args(&all)
         .timeout(Duration::from_secs(300))
         .spawn();
     running.wait_for_console("kv: serving", BOOT);
@@ -388,4 +396,26 @@ fn power_cuts_during_writes_lose_no_acknowledged_write() {
         drop(acked);
         guest.stop();
     }
+}
+
+/// `--persistence everysec`: acknowledged at once, on disk within about a second. Writes
+/// acknowledged two seconds before QEMU is killed (SIGKILL, the disk a plain file) are
+/// all there after a restart.
+#[test]
+fn everysec_loses_nothing_older_than_its_window() {
+    let disk = TestDisk::new("everysec.img", 64);
+    let (server, port) = kv_with(Run::new("kv").disk(&*disk), &["--persistence", "everysec"]);
+    server.wait_for_console("(persistence everysec on vda)", BOOT);
+    let mut c = Client::connect(port).unwrap();
+    for i in 0..500 {
+        let key = format!("es-{i}");
+        assert_eq!(c.call(&[b"set", key.as_bytes(), b"v"]).unwrap(), b"+OK");
+    }
+    assert_eq!(c.call(&[b"rpush", b"l", b"a", b"b"]).unwrap(), b":2");
+    std::thread::sleep(Duration::from_secs(2));
+    server.kill_hard();
+    let (server, port) = kv_with(Run::new("kv").disk(&*disk), &["--persistence", "everysec"]);
+    assert_eq!(cli(port, &["dbsize"]), "501");
+    assert_eq!(cli(port, &["lrange", "l", "0", "-1"]), "a\nb");
+    server.stop();
 }
