@@ -10,7 +10,7 @@
 //! with the unikernel's own `-drive`/`-device` words (`cache=none,aio=native`). TCG only:
 //! Linux does not boot under this host's `kvm_pvm`.
 
-use super::baseline::{self, drive, load_average, prepare_disk, shared_words, with_qmp};
+use super::baseline::{self, drive, load_average, make_ext4, prepare_disk, shared_words, with_qmp};
 use super::fields::Fields;
 use super::session::{self, BlockStats, Json, Step};
 use crate::image::{self, Profile};
@@ -236,27 +236,6 @@ pub(super) fn store(options: Options) -> Result<u8, Failure> {
         }
     }
     Ok(u8::from(failed))
-}
-
-/// Puts an ext4 file system on `disk` with every inode table and the journal written now:
-/// no lazy initialisation in the VM's background while fio runs.
-fn make_ext4(disk: &Path) -> Result<(), Failure> {
-    let mke2fs = crate::diskfrom::find_mke2fs()
-        .map_err(|_| "bench store needs mke2fs: apt-get install -y e2fsprogs".to_string())?;
-    let out = Command::new(&mke2fs)
-        .args(["-q", "-F", "-t", "ext4"])
-        .args(["-E", "lazy_itable_init=0,lazy_journal_init=0"])
-        .arg(disk)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", mke2fs.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "mke2fs {}: {}",
-            disk.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
 }
 
 /// The storectl bench run: the runner's command with a QMP socket. (isa-debug-exit stays:

@@ -8,7 +8,6 @@
 //! be changed through methods that keep the notes: they are read through `Deref`.
 
 use crate::zset::ZSet;
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::ops::Deref;
@@ -311,6 +310,13 @@ impl DirtyKeys {
             .flat_map(|(id, m)| m.keys().map(move |k| (*id, k.as_slice())))
     }
 
+    /// Every noted key with what happened to it, taking them.
+    pub(crate) fn into_entries(self) -> impl Iterator<Item = ((u8, Vec<u8>), Dirty)> {
+        self.0
+            .into_iter()
+            .flat_map(|(id, m)| m.into_iter().map(move |(k, d)| ((id, k), d)))
+    }
+
     /// Forgets every key of disk id `id`.
     pub(crate) fn drop_id(&mut self, id: u8) {
         self.0.remove(&id);
@@ -337,19 +343,6 @@ impl DirtyKeys {
                 (_, w) => *d = w,
             },
         }
-    }
-}
-
-impl IntoIterator for DirtyKeys {
-    type Item = ((u8, Vec<u8>), Dirty);
-    type IntoIter = Box<dyn Iterator<Item = Self::Item>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(
-            self.0
-                .into_iter()
-                .flat_map(|(id, m)| m.into_iter().map(move |(k, d)| ((id, k), d))),
-        )
     }
 }
 

@@ -139,7 +139,7 @@ pub fn drain(ks: &mut Keyspace, out: Option<&mut Vec<Op>>) {
     let dropped = core::mem::take(&mut ks.dropped);
     let ids_changed = core::mem::replace(&mut ks.ids_changed, false);
     let Some(out) = out else {
-        for ((id, key), _) in dirty {
+        for ((id, key), _) in dirty.into_entries() {
             if let Some(e) = entry(ks, id, &key) {
                 clear_notes(&mut e.value);
             }
@@ -158,7 +158,7 @@ pub fn drain(ks: &mut Keyspace, out: Option<&mut Vec<Op>>) {
             keep: None,
         });
     }
-    for ((id, key), what) in dirty {
+    for ((id, key), what) in dirty.into_entries() {
         let meta = meta_key(id, &key);
         match (entry(ks, id, &key), what) {
             (None, _) => {
