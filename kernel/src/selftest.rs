@@ -71,3 +71,17 @@ pub fn wake_race(rounds: u32) -> WakeRace {
         in_window: IN_WINDOW.load(Ordering::SeqCst),
     }
 }
+
+/// Probes of the hypervisor underneath (PVM): see the module's documentation.
+pub mod pvm {
+    pub use crate::arch::pvm_probe::{
+        Exit, Op, SYSCALL_VECTOR, UserEvent, cpuid_synthetic_ring0, rdmsr, ring0_flags, ring0_loop,
+        run_user, wrmsr,
+    };
+}
+
+/// The physical address behind a kernel virtual address, for handing memory to a
+/// hypervisor in probes.
+pub fn virt_to_phys(virt: u64) -> Option<u64> {
+    crate::mm::virt_to_phys(virt)
+}

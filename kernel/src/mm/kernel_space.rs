@@ -314,10 +314,10 @@ pub(crate) fn init(
     }
     // Guard pages: the static stacks' (boot and trap stacks, in .bss) and the main stack's.
     let boot_guard = crate::arch::boot_stack_guard();
-    let mut guards = [("boot", boot_guard, boot_guard + PAGE_SIZE); 5];
-    guards[1..4].copy_from_slice(&crate::arch::static_stack_guards());
+    let mut guards = [("boot", boot_guard, boot_guard + PAGE_SIZE); 6];
+    guards[1..5].copy_from_slice(&crate::arch::static_stack_guards());
     let main_guard = stack_base + offset;
-    guards[4] = ("main", main_guard, main_guard + stack_pages * PAGE_SIZE);
+    guards[5] = ("main", main_guard, main_guard + stack_pages * PAGE_SIZE);
     for (name, guard_start, top) in guards {
         // SAFETY: guard pages are never used by anything; the tables are not live yet, so
         // no TLB holds them.
@@ -486,4 +486,19 @@ pub(crate) fn map_device(phys: u64, len: u64) -> Result<u64, MemError> {
     // SAFETY: device MMIO is outside RAM, so the mapping aliases no Rust-owned memory; a
     // page that was not mapped is in no TLB, so nothing needs flushing.
     Ok(unsafe { tables.map_device(frames, phys, len)? })
+}
+
+/// Lets ring 3 use the mapped pages `[virt, virt + len)` (see [`PageTables::allow_user`]).
+///
+/// # Safety
+/// Code running at ring 3 can then read those pages, and write them where writable.
+pub(crate) unsafe fn allow_user(virt: u64, len: u64) -> Result<(), MemError> {
+    let mut guard = SPACE.lock();
+    let KernelSpace { tables, .. } = guard.as_mut().ok_or(MemError::NotReady)?;
+    // SAFETY: forwarded to the caller; only permission bits change.
+    unsafe { tables.allow_user(virt, len)? };
+    for page in (virt..virt + len).step_by(PAGE_SIZE as usize) {
+        crate::arch::flush_page(page);
+    }
+    Ok(())
 }

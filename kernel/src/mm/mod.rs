@@ -20,6 +20,6 @@ pub(crate) use heap::take_failure as take_alloc_failure;
 pub use heap::{HeapStats, stats as heap_stats};
 #[cfg(target_os = "none")]
 pub(crate) use kernel_space::{
-    MIN_HEAP, MIN_STACK, MemError, TaskStack, allocate_stack, free_stack, init, map_device,
-    set_boot_view, virt_to_phys,
+    MIN_HEAP, MIN_STACK, MemError, TaskStack, allocate_stack, allow_user, free_stack, init,
+    map_device, set_boot_view, virt_to_phys,
 };

@@ -9,6 +9,7 @@ use super::frame::{FrameAllocator, PAGE_SIZE};
 
 const PRESENT: u64 = 1;
 const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
 const WRITE_THROUGH: u64 = 1 << 3;
 const NO_CACHE: u64 = 1 << 4;
 const HUGE: u64 = 1 << 7;
@@ -109,6 +110,8 @@ pub struct Translation {
     pub access: Access,
     /// Size of the page holding the address (4 KiB or 2 MiB).
     pub page_size: u64,
+    /// Ring 3 may use the page (the user bit is set at every level).
+    pub user: bool,
 }
 
 /// A page-table hierarchy rooted at a PML4 frame.
@@ -522,15 +525,52 @@ impl PageTables {
         Ok(())
     }
 
+    /// Lets ring 3 use the pages mapped at `[virt, virt + len)`: sets the user bit in
+    /// their leaf entries and in every table entry above them. A page inside a large page
+    /// opens the whole large page. All or nothing: if a page of the range is not mapped,
+    /// nothing changes. The caller flushes the TLB if these tables are live.
+    ///
+    /// # Safety
+    /// The contract of [`PageTables::new`]; ring-3 code can then read (and, where the
+    /// mapping is writable, write) those pages.
+    pub unsafe fn allow_user(&mut self, virt: u64, len: u64) -> Result<(), MapError> {
+        if !(virt | len).is_multiple_of(PAGE_SIZE) || virt.checked_add(len).is_none() {
+            return Err(MapError::Misaligned);
+        }
+        let pages = (0..len / PAGE_SIZE).map(|i| virt + i * PAGE_SIZE);
+        if let Some(missing) = pages.clone().find(|&v| self.translate(v).is_none()) {
+            return Err(MapError::NotMapped(missing));
+        }
+        for v in pages {
+            let mut table = self.root;
+            for level in [3u32, 2, 1, 0] {
+                // SAFETY: `table` is a table frame of this hierarchy; `v` is mapped, so
+                // every entry on its path is present.
+                let entry = unsafe { self.entry_ptr(table, table_index(v, level)) };
+                // SAFETY: as above.
+                let value = unsafe { entry.read() };
+                // SAFETY: as above.
+                unsafe { entry.write(value | USER) };
+                if level == 0 || value & HUGE != 0 {
+                    break;
+                }
+                table = value & ADDRESS_MASK;
+            }
+        }
+        Ok(())
+    }
+
     /// Where `virt` maps to, if anywhere.
     pub fn translate(&self, virt: u64) -> Option<Translation> {
         let mut table = self.root;
+        let mut user = true;
         for level in [3u32, 2, 1, 0] {
             // SAFETY: `table` is a table frame of this hierarchy (contract of `new`).
             let value = unsafe { self.entry_ptr(table, table_index(virt, level)).read() };
             if value & PRESENT == 0 {
                 return None;
             }
+            user &= value & USER != 0;
             if level == 0 || value & HUGE != 0 {
                 let page_size = match level {
                     0 => PAGE_SIZE,
@@ -542,6 +582,7 @@ impl PageTables {
                     phys: base + (virt & (page_size - 1)),
                     access: Access::from_bits(value),
                     page_size,
+                    user,
                 });
             }
             table = value & ADDRESS_MASK;

@@ -17,6 +17,7 @@ extern crate alloc;
 
 mod devices;
 mod pci;
+mod pvm;
 
 libos::main!(main);
 
@@ -239,7 +240,7 @@ fn main() -> Result<(), String> {
                 rx.recv()
             );
         }
-        "pvm-probe" => pvm_probe(),
+        "pvm-probe" => return pvm::main(&args[2..]),
         "pci" => pci::main(&args),
         "wake-race" | "blk-idle" | "blk-deadlock" | "blk-order" | "blk-errors" | "blk-async"
         | "display-prints" | "fs-seek" => return devices::main(&args),
@@ -522,36 +523,4 @@ fn sched_bench(n: u32) {
     println!("sched spawn-join {} ns", median(spawns));
     println!("sched channel-round-trip {} ns", median(pingpongs));
     println!("sched mutex-lock-unlock {} ns", median(locks));
-}
-
-/// What the hypervisor says about PVM (the protocol kvm_pvm runs native guests with):
-/// its CPUID leaves, and the first PVM MSR. For investigating, not for tests: reading an
-/// MSR the hypervisor does not have faults, and the report names it.
-fn pvm_probe() {
-    let leaf = |n: u32| {
-        let r = core::arch::x86_64::__cpuid(n);
-        [r.eax, r.ebx, r.ecx, r.edx]
-    };
-    let signature = leaf(0x4000_0000);
-    let name: Vec<u8> = signature[1..]
-        .iter()
-        .flat_map(|r| r.to_le_bytes())
-        .collect();
-    println!(
-        "cpuid 0x40000000: max {:#x}, signature {:?}",
-        signature[0],
-        core::str::from_utf8(&name).unwrap_or("?")
-    );
-    println!("cpuid 0x40000001: {:x?}", leaf(0x4000_0001));
-    println!("cpuid 0x40000002: {:x?}", leaf(0x4000_0002));
-    let (low, high): (u32, u32);
-    // SAFETY: investigation only; if the MSR does not exist the #GP ends the run with a
-    // report, which is the answer.
-    unsafe {
-        core::arch::asm!("rdmsr", in("ecx") 0x4b56_4df0u32, out("eax") low, out("edx") high);
-    }
-    println!(
-        "msr 0x4b564df0 (PVM linear address range): {:#x}",
-        (u64::from(high) << 32) | u64::from(low)
-    );
 }

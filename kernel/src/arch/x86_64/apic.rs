@@ -136,6 +136,12 @@ pub(crate) fn arm_timer(deadline: u64) {
     );
 }
 
+/// Virtual address of the local APIC's register page (for the hypervisor probe).
+pub(crate) fn register_page() -> u64 {
+    ensure_timer();
+    APIC_BASE.load(Ordering::Relaxed)
+}
+
 /// This CPU's local APIC id (the IOAPIC's destination for its interrupts).
 pub(crate) fn id() -> u8 {
     ensure_timer();

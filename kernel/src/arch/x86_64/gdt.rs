@@ -1,4 +1,8 @@
-//! GDT and TSS: flat 64-bit kernel segments and the interrupt-stack table.
+//! GDT and TSS: flat 64-bit kernel segments, ring-3 segments (for the hypervisor probe in
+//! `pvm_probe`) and the interrupt-stack table.
+//!
+//! Layout, fixed because `syscall`/`sysret` derive selectors from it: 0x08 kernel code,
+//! 0x10 kernel data, 0x18 TSS (two slots), 0x28 user data, 0x30 user code.
 
 use spin::Once;
 use x86_64::VirtAddr;
@@ -12,6 +16,12 @@ pub(super) const IST_DOUBLE_FAULT: u8 = 1;
 pub(super) const IST_NMI: u8 = 2;
 pub(super) const IST_PAGE_FAULT: u8 = 3;
 
+/// Ring-3 selectors (RPL 3), in the layout above.
+pub(super) const USER_DATA: u16 = 0x28 | 3;
+pub(super) const USER_CODE: u16 = 0x30 | 3;
+/// Kernel data selector, for frames that return to ring 0.
+pub(super) const KERNEL_DATA: u16 = 0x10;
+
 static TSS: Once<TaskStateSegment> = Once::new();
 static GDT: Once<(
     GlobalDescriptorTable,
@@ -20,8 +30,9 @@ static GDT: Once<(
     SegmentSelector,
 )> = Once::new();
 
-/// Loads the GDT and TSS; `ist_tops[i]` is the stack top for IST slot `i + 1`.
-pub(super) fn init(ist_tops: [u64; 3]) {
+/// Loads the GDT and TSS; `ist_tops[i]` is the stack top for IST slot `i + 1`, and
+/// `ring0_top` the stack an event taken at ring 3 starts on.
+pub(super) fn init(ist_tops: [u64; 3], ring0_top: u64) {
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
         let mut table = tss.interrupt_stack_table;
@@ -29,6 +40,7 @@ pub(super) fn init(ist_tops: [u64; 3]) {
             *slot = VirtAddr::new(top);
         }
         tss.interrupt_stack_table = table;
+        tss.privilege_stack_table[0] = VirtAddr::new(ring0_top);
         tss
     });
     let (gdt, code, data, tss_selector) = GDT.call_once(|| {
@@ -36,6 +48,13 @@ pub(super) fn init(ist_tops: [u64; 3]) {
         let code = gdt.append(Descriptor::kernel_code_segment());
         let data = gdt.append(Descriptor::kernel_data_segment());
         let tss_selector = gdt.append(Descriptor::tss_segment(tss));
+        let user_data = gdt.append(Descriptor::user_data_segment());
+        let user_code = gdt.append(Descriptor::user_code_segment());
+        assert_eq!(
+            (data.0, user_data.0, user_code.0),
+            (KERNEL_DATA, USER_DATA, USER_CODE),
+            "GDT layout"
+        );
         (gdt, code, data, tss_selector)
     });
     gdt.load();

@@ -12,6 +12,7 @@ pub(crate) mod irq;
 mod loader;
 mod pci_io;
 mod pvh;
+pub(crate) mod pvm_probe;
 pub(crate) mod rtc;
 mod switch;
 mod trap;

@@ -2,8 +2,12 @@
 //! them, and the Rust dispatcher. CPU exceptions are fatal: they print one line that says
 //! what happened and where (function name from the kernel's symbol table), then a register
 //! dump, and end the run with status 101. Interrupts go to the handlers registered in `irq`.
+//!
+//! Two exceptions to "fatal", both for `pvm_probe`: an instruction listed as a probe (an
+//! `rdmsr` of an MSR that may not exist) resumes at its recovery address, and an event
+//! taken at ring 3 while a probe runs there goes back to the probe.
 
-use super::{cpu, gdt, irq};
+use super::{cpu, gdt, irq, pvm_probe};
 use core::cell::UnsafeCell;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +60,7 @@ trap_stubs:
     .set vector, vector + 1
     .endr
 
+    .global trap_common
 trap_common:
     push %rax
     push %rbx
@@ -170,10 +175,13 @@ impl StaticStack {
 static DOUBLE_FAULT_STACK: StaticStack = StaticStack::new();
 static NMI_STACK: StaticStack = StaticStack::new();
 static PAGE_FAULT_STACK: StaticStack = StaticStack::new();
+/// Where an event taken at ring 3 starts (the TSS's RSP0).
+static RING0_STACK: StaticStack = StaticStack::new();
 
 /// Guard pages and stack ranges of the static trap stacks, for `mm` to unmap and name.
-pub(crate) fn static_stack_guards() -> [(&'static str, u64, u64); 3] {
+pub(crate) fn static_stack_guards() -> [(&'static str, u64, u64); 4] {
     [
+        ("ring-0 entry", RING0_STACK.guard(), RING0_STACK.top()),
         (
             "double-fault",
             DOUBLE_FAULT_STACK.guard(),
@@ -190,22 +198,24 @@ pub(crate) fn static_stack_guards() -> [(&'static str, u64, u64); 3] {
 
 /// Loads the GDT, TSS and IDT. Exceptions are reported from here on.
 pub(crate) fn init() {
-    gdt::init([
-        DOUBLE_FAULT_STACK.top(),
-        NMI_STACK.top(),
-        PAGE_FAULT_STACK.top(),
-    ]);
+    gdt::init(
+        [
+            DOUBLE_FAULT_STACK.top(),
+            NMI_STACK.top(),
+            PAGE_FAULT_STACK.top(),
+        ],
+        RING0_STACK.top(),
+    );
     let selector = gdt::code_selector();
     assert!(
         !IDT_FILLED.swap(true, Ordering::SeqCst),
         "trap::init called twice"
     );
-    let stubs = core::ptr::addr_of!(trap_stubs) as u64;
     // SAFETY: first and only call (checked above), before the IDT is loaded, so nothing
     // else reads or writes it; filled in place to avoid copying 4 KiB around.
     let gates = unsafe { &mut *IDT.0.get() };
     for (vector, gate) in gates.iter_mut().enumerate() {
-        let handler = stubs + vector as u64 * STUB_SIZE;
+        let handler = stub_address(vector as u8);
         gate.offset_low = handler as u16;
         gate.offset_mid = (handler >> 16) as u16;
         gate.offset_high = (handler >> 32) as u32;
@@ -261,9 +271,52 @@ const EXCEPTION_NAMES: [&str; 32] = [
     "reserved",
 ];
 
+/// Lets ring 3 raise `vector` with `int` (gate DPL 3), as the probe's `int 0x80` and
+/// `int3` do.
+pub(crate) fn set_user_gate(vector: u8) {
+    assert!(IDT_FILLED.load(Ordering::SeqCst), "trap::init not called");
+    // SAFETY: one byte of a loaded IDT: the CPU reads the gate whole when it delivers an
+    // event, and this runs on the only CPU, between events.
+    unsafe {
+        let gates = &mut *IDT.0.get();
+        core::ptr::write_volatile(&mut gates[vector as usize].attributes, 0xee);
+    }
+}
+
+/// The entry stub of `vector`.
+pub(crate) fn stub_address(vector: u8) -> u64 {
+    core::ptr::addr_of!(trap_stubs) as u64 + u64::from(vector) * STUB_SIZE
+}
+
+/// Points `vector`'s gate at `handler` (the probe swaps in a bare `iretq`; give it back
+/// with [`stub_address`]).
+pub(crate) fn set_gate_handler(vector: u8, handler: u64) {
+    assert!(IDT_FILLED.load(Ordering::SeqCst), "trap::init not called");
+    // SAFETY: as in `set_user_gate`; the caller has interrupts disabled, so no event
+    // arrives while the gate is half written.
+    unsafe {
+        let gate = &mut (*IDT.0.get())[vector as usize];
+        core::ptr::write_volatile(&mut gate.offset_low, handler as u16);
+        core::ptr::write_volatile(&mut gate.offset_mid, (handler >> 16) as u16);
+        core::ptr::write_volatile(&mut gate.offset_high, (handler >> 32) as u32);
+    }
+}
+
+/// Top of the stack events from ring 3 start on, for the probe's `syscall` entry.
+pub(crate) fn ring0_stack_top() -> u64 {
+    RING0_STACK.top()
+}
+
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if frame.cs & 3 == 3 && pvm_probe::user_event(frame) {
+        return;
+    }
     match frame.vector {
-        0..=31 => fatal_exception(frame),
+        0..=31 => {
+            if !pvm_probe::recover(frame) {
+                fatal_exception(frame)
+            }
+        }
         v => irq::dispatch(v as u8),
     }
 }

@@ -68,6 +68,42 @@ fn maps_small_and_huge_pages() {
 }
 
 #[test]
+fn allow_user_opens_exactly_the_pages_asked_for_or_nothing() {
+    let mut mem = FakeMemory::new(64);
+    let mut pt = mem.tables();
+    // SAFETY: fake memory, nothing is live.
+    unsafe {
+        pt.map(&mut mem.frames, 0x10_0000, 0x10_0000, 0x4000, Access::TEXT)
+            .unwrap();
+        pt.map(&mut mem.frames, 0x40_0000, 0x40_0000, 4 << 20, Access::DATA)
+            .unwrap();
+    }
+    let user = |pt: &PageTables, v: u64| pt.translate(v).unwrap().user;
+    assert!(!user(&pt, 0x10_1000));
+    // SAFETY: fake memory.
+    unsafe { pt.allow_user(0x10_1000, 0x2000).unwrap() };
+    assert_eq!(
+        [0x10_0000, 0x10_1000, 0x10_2000, 0x10_3000].map(|v| user(&pt, v)),
+        [false, true, true, false]
+    );
+    // The access rights stay as mapped.
+    assert_eq!(pt.translate(0x10_1000).unwrap().access, Access::TEXT);
+    // A page inside a 2 MiB page opens all of it, and only it.
+    // SAFETY: fake memory.
+    unsafe { pt.allow_user(0x40_3000, 0x1000).unwrap() };
+    assert!(user(&pt, 0x5f_f000));
+    assert!(!user(&pt, 0x60_0000));
+    // A range that runs past the mapping changes nothing.
+    // SAFETY: fake memory.
+    let result = unsafe { pt.allow_user(0x10_3000, 0x2000) };
+    assert_eq!(result, Err(MapError::NotMapped(0x10_4000)));
+    assert!(!user(&pt, 0x10_3000));
+    // SAFETY: fake memory.
+    let result = unsafe { pt.allow_user(0x10_0800, 0x1000) };
+    assert_eq!(result, Err(MapError::Misaligned));
+}
+
+#[test]
 fn mixed_alignment_uses_small_pages_at_the_edges() {
     let mut mem = FakeMemory::new(64);
     let mut pt = mem.tables();
