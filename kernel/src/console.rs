@@ -22,7 +22,9 @@ impl Console {
     fn uart(&mut self) -> Option<&mut Uart16550<PioBackend>> {
         if !self.tried {
             self.tried = true;
-            // SAFETY: COM1's eight ports belong to the console and nothing else uses them.
+            // SAFETY: COM1's eight ports belong to the console; only the hypervisor probe
+            // (`arch::pvm_probe`, in test kernels) also touches them, to turn COM1's
+            // transmitter-empty interrupt on and off and to write bytes.
             if let Ok(mut uart) = unsafe { Uart16550::new_port(COM1) }
                 && uart.init(uart_16550::Config::default()).is_ok()
             {

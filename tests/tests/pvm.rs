@@ -195,14 +195,41 @@ fn kvm_pvm_probe() {
         finding(&lines, "msrs before"),
         finding(&lines, "msrs after")
     );
-    let out = kvm(&["pvm-probe", "wrmsr", "0x4b564d10", "1"], 180);
-    table.push(("wrmsr 0x4b564d10 1".into(), format!("{:?}", out.meaning)));
+    // d10 is a bit field: bits 0..6 stick, higher ones read back as 0.
+    let out = kvm(&["pvm-probe", "wrmsr", "0x4b564d10", "0x1ff"], 180);
+    assert_status(&out, 0);
+    let lines = findings(&out.console);
+    let after = finding(&lines, "msrs after");
+    table.push(("wrmsr 0x4b564d10 0x1ff, then read".into(), after.into()));
+    assert!(after.starts_with("0x7f "), "{after}");
+    table.push((
+        "ring 0 after that write".into(),
+        finding(&lines, "after write").into(),
+    ));
+    // Bit 0 makes the next event from ring 3 end the guest; bits 1..4 change nothing seen.
+    let out = kvm(&["pvm-probe", "wrmsr", "0x4b564d10", "1", "int3"], 180);
+    table.push((
+        "wrmsr 0x4b564d10 1, then int3 at ring 3".into(),
+        format!("{:?}", out.meaning),
+    ));
     assert_status(&out, 125);
-    let out = kvm(&["pvm-probe", "wrmsr", "0x4b564d10", "page+1", "int3"], 30);
+    for bit in ["2", "4", "8", "0x10"] {
+        let out = kvm(&["pvm-probe", "wrmsr", "0x4b564d10", bit, "int3"], 180);
+        assert_status(&out, 0);
+        let lines = findings(&out.console);
+        let back = came_back_by(&lines, "Flags", "int3");
+        table.push((
+            format!("wrmsr 0x4b564d10 {bit}, then int3 at ring 3"),
+            format!("back by {back}"),
+        ));
+    }
+    // A value with bit 12 set (any page address) stops the guest at the write.
+    let out = kvm(&["pvm-probe", "wrmsr", "0x4b564d10", "page+1"], 20);
     table.push((
         "wrmsr 0x4b564d10 (zeroed page | 1)".into(),
         format!("{:?} after {:?}", out.meaning, out.wall),
     ));
+    assert_status(&out, 124);
 
     let width = table.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     println!("\nPVM probe on this host (see docs/pvm.md):");

@@ -17,7 +17,7 @@ const GLOBAL: u64 = 1 << 8;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// Leaf flags that a split of a 2 MiB page copies to its 4 KiB pages.
-const LEAF_FLAGS: u64 = WRITABLE | WRITE_THROUGH | NO_CACHE | GLOBAL | NO_EXECUTE;
+const LEAF_FLAGS: u64 = WRITABLE | USER | WRITE_THROUGH | NO_CACHE | GLOBAL | NO_EXECUTE;
 
 pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
 const GIANT_PAGE_SIZE: u64 = 1 << 30;

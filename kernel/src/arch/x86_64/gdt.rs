@@ -19,7 +19,8 @@ pub(super) const IST_PAGE_FAULT: u8 = 3;
 /// Ring-3 selectors (RPL 3), in the layout above.
 pub(super) const USER_DATA: u16 = 0x28 | 3;
 pub(super) const USER_CODE: u16 = 0x30 | 3;
-/// Kernel data selector, for frames that return to ring 0.
+/// Kernel selectors, for frames that return to ring 0 and for `syscall`'s STAR.
+pub(super) const KERNEL_CODE: u16 = 0x08;
 pub(super) const KERNEL_DATA: u16 = 0x10;
 
 static TSS: Once<TaskStateSegment> = Once::new();
@@ -51,8 +52,8 @@ pub(super) fn init(ist_tops: [u64; 3], ring0_top: u64) {
         let user_data = gdt.append(Descriptor::user_data_segment());
         let user_code = gdt.append(Descriptor::user_code_segment());
         assert_eq!(
-            (data.0, user_data.0, user_code.0),
-            (KERNEL_DATA, USER_DATA, USER_CODE),
+            (code.0, data.0, user_data.0, user_code.0),
+            (KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE),
             "GDT layout"
         );
         (gdt, code, data, tss_selector)

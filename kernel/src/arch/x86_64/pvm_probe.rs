@@ -5,8 +5,10 @@
 //!
 //! Nothing here runs unless a test asks for it (`kernel::selftest`). The ring-3 code is one
 //! page of hand-written assembly (`probe_user_page`) that ring 3 may execute; it reports
-//! what it saw in r12/r13 and prints them on COM1 itself before it leaves, so the finding
-//! survives even if the event that should bring it back kills the guest instead.
+//! what it saw in r12/r13, and on a loud trip also prints them on COM1 itself before it
+//! leaves (for a hypervisor whose event would kill the guest instead of bringing it back).
+//! The probe shares COM1 with the console: it turns the transmitter-empty interrupt on and
+//! off (IER), and a loud trip writes the data register from ring 3.
 
 use super::trap::TrapFrame;
 use super::{apic, cpu, gdt, irq};
@@ -114,6 +116,19 @@ probe_enter_user:
     pushq 16(%rcx)
     pushq 8(%rcx)
     pushq (%rcx)
+    /* Ring 3 gets nothing of the kernel's but its three arguments. */
+    xor %eax, %eax
+    xor %ebx, %ebx
+    xor %ecx, %ecx
+    xor %ebp, %ebp
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r11d, %r11d
+    xor %r12d, %r12d
+    xor %r13d, %r13d
+    xor %r14d, %r14d
+    xor %r15d, %r15d
     iretq
     .global probe_user_resume
 probe_user_resume:
@@ -262,9 +277,9 @@ probe_user_page:
     je .Lexit_syscall
     cmp $5, %rbp
     je .Lexit_hlt
-    /* 6: end the run from ring 3 through isa-debug-exit (status 33, success) */
-    mov $0xf4, %edx
-    mov $0x10, %eax
+    /* 6: end the run from ring 3 through isa-debug-exit, with status 0 */
+    mov ${debug_exit_port}, %edx
+    mov ${debug_exit_success}, %eax
     out %eax, %dx
     jmp .Lexit_wait
 .Lexit_int:
@@ -313,6 +328,8 @@ probe_user_page:
     syscall_vector = const SYSCALL_VECTOR,
     com1 = const COM1,
     software_vector = const SOFTWARE_VECTOR,
+    debug_exit_port = const crate::exit_status::DEBUG_EXIT_PORT,
+    debug_exit_success = const crate::exit_status::debug_exit_value(crate::exit_status::SUCCESS),
     options(att_syntax)
 );
 
@@ -341,7 +358,8 @@ static KERNEL_RSP: AtomicU64 = AtomicU64::new(0);
 static RING0_TOP: AtomicU64 = AtomicU64::new(0);
 /// A trip to ring 3 is under way: the next event from ring 3 ends it.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-static READY: spin::Once<Result<(), &'static str>> = spin::Once::new();
+/// Result of [`prepare`], which runs once.
+static READY: spin::Once<Result<(), ProbeError>> = spin::Once::new();
 
 /// What the event that ended a trip to ring 3 carried.
 static LAST: spin::Mutex<Option<UserEvent>> = spin::Mutex::new(None);
@@ -356,11 +374,36 @@ unsafe impl Sync for UserStack {}
 
 static USER_STACK: UserStack = UserStack(UnsafeCell::new([0; USER_STACK_SIZE]));
 
+/// Why a probe could not be set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeError {
+    /// The probe page, its stack or the page to read could not be opened to ring 3.
+    Map(u64),
+    /// The `syscall` MSRs could not be written.
+    Syscall,
+    /// COM1's interrupt line could not be routed.
+    Com1,
+    /// Ring 3 came back without the trap handler seeing the event.
+    NoEvent,
+}
+
+impl core::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Map(address) => write!(f, "cannot open {address:#x} to ring 3"),
+            Self::Syscall => f.write_str("the syscall MSRs refused their values"),
+            Self::Com1 => f.write_str("cannot route COM1's interrupt"),
+            Self::NoEvent => f.write_str("ring 3 came back without an event"),
+        }
+    }
+}
+
 /// How a trip to ring 3 comes back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// `int 0x80` through a DPL-3 gate.
     SoftwareInterrupt,
+    /// `int3` through a DPL-3 gate.
     Int3,
     /// A read of an unmapped address.
     PageFault,
@@ -368,14 +411,16 @@ pub enum Exit {
     Timer,
     /// COM1's transmitter-empty interrupt through the IOAPIC.
     Device,
+    /// `syscall` into `probe_syscall_entry`.
     Syscall,
     /// `hlt`, which ring 3 may not execute (#GP).
     Privileged,
-    /// None: ring 3 ends the run through isa-debug-exit (status 33).
+    /// None: ring 3 ends the run through isa-debug-exit (status 0).
     EndRun,
 }
 
 impl Exit {
+    /// Every way back, in the order the probe tries them.
     pub const ALL: [Exit; 8] = [
         Exit::SoftwareInterrupt,
         Exit::Int3,
@@ -387,6 +432,7 @@ impl Exit {
         Exit::EndRun,
     ];
 
+    /// The name the test kernel's command line uses.
     pub fn name(self) -> &'static str {
         match self {
             Exit::SoftwareInterrupt => "int80",
@@ -503,7 +549,7 @@ pub fn ring0_loop(n: u64) -> u64 {
 
 /// Makes the ring-3 page and stack usable from ring 3 and installs the software-interrupt
 /// gate and the `syscall` entry (once).
-fn prepare() -> Result<(), &'static str> {
+fn prepare() -> Result<(), ProbeError> {
     *READY.call_once(|| {
         let page = core::ptr::addr_of!(probe_user_page) as u64;
         let stack = USER_STACK.0.get() as u64;
@@ -511,9 +557,9 @@ fn prepare() -> Result<(), &'static str> {
         // In a kernel whose image is mapped with 2 MiB pages this opens their whole large
         // pages to ring 3, which a probe accepts.
         unsafe {
-            crate::mm::allow_user(page, 4096).map_err(|_| "cannot map the probe page")?;
+            crate::mm::allow_user(page, 4096).map_err(|_| ProbeError::Map(page))?;
             crate::mm::allow_user(stack, USER_STACK_SIZE as u64)
-                .map_err(|_| "cannot map the probe stack")?;
+                .map_err(|_| ProbeError::Map(stack))?;
         }
         super::trap::set_user_gate(SOFTWARE_VECTOR);
         super::trap::set_user_gate(3);
@@ -522,16 +568,19 @@ fn prepare() -> Result<(), &'static str> {
     })
 }
 
-fn set_up_syscall() -> Result<(), &'static str> {
+fn set_up_syscall() -> Result<(), ProbeError> {
     let entry = core::ptr::addr_of!(probe_syscall_entry) as u64;
+    // `syscall` loads CS from STAR[47:32] (SS = CS + 8); `sysret`, never used, would take
+    // its selectors from STAR[63:48] (SS = base + 8, CS = base + 16).
+    let star = (u64::from(gdt::KERNEL_CODE) << 32) | (u64::from(gdt::USER_DATA - 8) << 48);
     // SAFETY: STAR/LSTAR/FMASK only matter to `syscall`, which only the probe uses; SCE
     // only enables it.
     unsafe {
-        let efer = rdmsr(IA32_EFER).map_err(|_| "EFER unreadable")?;
-        wrmsr(IA32_EFER, efer | 1).map_err(|_| "EFER.SCE refused")?;
-        wrmsr(IA32_STAR, (0x08u64 << 32) | (0x20u64 << 48)).map_err(|_| "STAR refused")?;
-        wrmsr(IA32_LSTAR, entry).map_err(|_| "LSTAR refused")?;
-        wrmsr(IA32_FMASK, RFLAGS_IF | (1 << 8) | (1 << 10)).map_err(|_| "FMASK refused")?;
+        let efer = rdmsr(IA32_EFER).map_err(|_| ProbeError::Syscall)?;
+        wrmsr(IA32_EFER, efer | 1).map_err(|_| ProbeError::Syscall)?;
+        wrmsr(IA32_STAR, star).map_err(|_| ProbeError::Syscall)?;
+        wrmsr(IA32_LSTAR, entry).map_err(|_| ProbeError::Syscall)?;
+        wrmsr(IA32_FMASK, RFLAGS_IF | (1 << 8) | (1 << 10)).map_err(|_| ProbeError::Syscall)?;
     }
     Ok(())
 }
@@ -541,12 +590,13 @@ fn on_com1_interrupt(_: usize) {
     unsafe { cpu::outb(COM1 + 1, 0) };
 }
 
+/// COM1's interrupt line, routed on the first device trip.
 static COM1_LINE: spin::Once<Result<irq::IrqLine, irq::IrqError>> = spin::Once::new();
 
 /// Runs `op` at ring 3 and comes back through `exit`. `quiet` skips ring 3's own report on
 /// COM1 (for timing many trips). Returns `Err` if the setup failed; a trip whose event
 /// is not delivered does not return at all (that is the finding).
-pub fn run_user(op: Op, exit: Exit, quiet: bool) -> Result<UserEvent, &'static str> {
+pub fn run_user(op: Op, exit: Exit, quiet: bool) -> Result<UserEvent, ProbeError> {
     prepare()?;
     let (op_code, arg) = match op {
         Op::Loop(n) => (0, n.max(1)),
@@ -557,12 +607,12 @@ pub fn run_user(op: Op, exit: Exit, quiet: bool) -> Result<UserEvent, &'static s
         Op::BareTrips(n) => (4, n.max(1)),
     };
     if let (3, address) = (op_code, arg) {
-        // SAFETY: the probe reads that word from ring 3, nothing more.
-        unsafe { crate::mm::allow_user(address & !0xfff, 4096) }
-            .map_err(|_| "the address to read is not mapped")?;
+        let page = address & !0xfff;
+        // SAFETY: the probe reads that word from ring 3 (device registers the caller
+        // chose, with whatever side effect reading them has); the page stays open.
+        unsafe { crate::mm::allow_user(page, 4096) }.map_err(|_| ProbeError::Map(page))?;
     }
     let op_code = op_code | if quiet { 0x100 } else { 0 };
-    let state = irq::save_and_disable();
     let mut rflags = RFLAGS_RESERVED | RFLAGS_IOPL3;
     match exit {
         Exit::Syscall => set_up_syscall()?,
@@ -571,18 +621,17 @@ pub fn run_user(op: Op, exit: Exit, quiet: bool) -> Result<UserEvent, &'static s
             rflags |= RFLAGS_IF;
         }
         Exit::Device => {
+            // Routing makes interrupts live (enabled): done before they are disabled below.
             let line = (*COM1_LINE.call_once(|| {
                 irq::register_gsi(COM1_GSI, irq::Trigger::Edge, on_com1_interrupt, 0)
             }))
-            .map_err(|_| "cannot route COM1's interrupt")?;
+            .map_err(|_| ProbeError::Com1)?;
             line.unmask();
             rflags |= RFLAGS_IF;
         }
         _ => {}
     }
-    // `register_gsi` may have enabled interrupts; none may arrive before ring 3.
-    // SAFETY: interrupts are given back by `irq::restore` below.
-    unsafe { core::arch::asm!("cli") };
+    let state = irq::save_and_disable();
     let frame = [
         core::ptr::addr_of!(probe_user_page) as u64,
         u64::from(gdt::USER_CODE),
@@ -601,7 +650,9 @@ pub fn run_user(op: Op, exit: Exit, quiet: bool) -> Result<UserEvent, &'static s
     }
     let bare = matches!(op, Op::BareTrips(_));
     if bare {
-        super::trap::set_gate_handler(3, core::ptr::addr_of!(probe_bare_iretq) as u64);
+        // SAFETY: interrupts are off; the bare `iretq` returns from a trap gate's frame
+        // as the stub would, and the stub is put back before they are on again.
+        unsafe { super::trap::set_gate_handler(3, core::ptr::addr_of!(probe_bare_iretq) as u64) };
     }
     *LAST.lock() = None;
     ACTIVE.store(true, Ordering::SeqCst);
@@ -612,13 +663,11 @@ pub fn run_user(op: Op, exit: Exit, quiet: bool) -> Result<UserEvent, &'static s
     unsafe { probe_enter_user(op_code, arg, exit.code(), &frame) };
     let end = cpu::rdtsc();
     if bare {
-        super::trap::set_gate_handler(3, super::trap::stub_address(3));
+        // SAFETY: interrupts are still off; this is the gate's own stub.
+        unsafe { super::trap::set_gate_handler(3, super::trap::stub_address(3)) };
     }
     irq::restore(state);
-    let mut event = LAST
-        .lock()
-        .take()
-        .ok_or("ring 3 came back without an event")?;
+    let mut event = LAST.lock().take().ok_or(ProbeError::NoEvent)?;
     event.round_trip_ticks = end - start;
     Ok(event)
 }
@@ -655,6 +704,11 @@ pub(super) fn user_event(frame: &mut TrapFrame) -> bool {
 /// Called by the trap handler for exceptions at ring 0: an MSR probe that faulted resumes
 /// after its instruction with the vector noted (false for any other instruction).
 pub(super) fn recover(frame: &mut TrapFrame) -> bool {
+    // Only the #GP of the instruction itself: an NMI or #DB that arrives just before it
+    // has the same RIP and must not be taken for the MSR's answer.
+    if frame.vector != 13 || frame.cs & 3 != 0 {
+        return false;
+    }
     let probes = [
         (
             core::ptr::addr_of!(probe_rdmsr_insn) as u64,

@@ -275,11 +275,12 @@ const EXCEPTION_NAMES: [&str; 32] = [
 /// `int3` do.
 pub(crate) fn set_user_gate(vector: u8) {
     assert!(IDT_FILLED.load(Ordering::SeqCst), "trap::init not called");
-    // SAFETY: one byte of a loaded IDT: the CPU reads the gate whole when it delivers an
-    // event, and this runs on the only CPU, between events.
+    // SAFETY: one byte of a loaded IDT, written in place (no reference to the live table):
+    // the CPU reads the gate whole when it delivers an event, and this runs on the only
+    // CPU, between events.
     unsafe {
-        let gates = &mut *IDT.0.get();
-        core::ptr::write_volatile(&mut gates[vector as usize].attributes, 0xee);
+        let gate = (IDT.0.get() as *mut Gate).add(vector as usize);
+        core::ptr::addr_of_mut!((*gate).attributes).write_volatile(0xee);
     }
 }
 
@@ -290,15 +291,19 @@ pub(crate) fn stub_address(vector: u8) -> u64 {
 
 /// Points `vector`'s gate at `handler` (the probe swaps in a bare `iretq`; give it back
 /// with [`stub_address`]).
-pub(crate) fn set_gate_handler(vector: u8, handler: u64) {
+///
+/// # Safety
+/// Interrupts are disabled (no event may arrive while the gate is half written), and
+/// `handler` handles that vector's events correctly until the gate is given back.
+pub(crate) unsafe fn set_gate_handler(vector: u8, handler: u64) {
     assert!(IDT_FILLED.load(Ordering::SeqCst), "trap::init not called");
-    // SAFETY: as in `set_user_gate`; the caller has interrupts disabled, so no event
-    // arrives while the gate is half written.
+    // SAFETY: as in `set_user_gate`, and no event arrives meanwhile (the caller's
+    // contract).
     unsafe {
-        let gate = &mut (*IDT.0.get())[vector as usize];
-        core::ptr::write_volatile(&mut gate.offset_low, handler as u16);
-        core::ptr::write_volatile(&mut gate.offset_mid, (handler >> 16) as u16);
-        core::ptr::write_volatile(&mut gate.offset_high, (handler >> 32) as u32);
+        let gate = (IDT.0.get() as *mut Gate).add(vector as usize);
+        core::ptr::addr_of_mut!((*gate).offset_low).write_volatile(handler as u16);
+        core::ptr::addr_of_mut!((*gate).offset_mid).write_volatile((handler >> 16) as u16);
+        core::ptr::addr_of_mut!((*gate).offset_high).write_volatile((handler >> 32) as u32);
     }
 }
 
