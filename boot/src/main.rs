@@ -186,11 +186,13 @@ fn choose_accel(asked: Option<Accel>, format: Format) -> Result<Accel, Failure> 
         Some(accel) => accel,
         None => {
             if pvm && qemu::kvm_usable() {
-                // kvm_pvm emulates this kernel's ring-0 code instruction by instruction
-                // (it is not a PVM guest yet), and real-mode firmware too.
+                // kvm_pvm emulates ring-0 code instruction by instruction; the kernel runs
+                // its tasks at ring 3 there (docs/pvm.md), but each interrupt and device
+                // access still takes a trip through emulated ring 0.
                 eprintln!(
-                    "qemu-run: note: /dev/kvm here is kvm_pvm, which emulates this kernel \
-                     (not a PVM guest) instruction by instruction; using TCG (--accel kvm insists)"
+                    "qemu-run: note: /dev/kvm here is kvm_pvm; using TCG (--accel kvm runs the \
+                     app natively at ring 3 there, with each interrupt or port access about \
+                     0.1 ms: see docs/pvm.md)"
                 );
             }
             Accel::best()
@@ -203,12 +205,13 @@ fn choose_accel(asked: Option<Accel>, format: Format) -> Result<Accel, Failure> 
     }
     if accel == Accel::Kvm && pvm {
         eprintln!(
-            "qemu-run: note: /dev/kvm here is kvm_pvm, which emulates this kernel's ring-0 code \
-             (~1000x slower than TCG for compute{}); --accel tcg is faster on this host",
-            if format == Format::Bios {
-                "; a BIOS boot takes about 11 s"
+            "qemu-run: note: /dev/kvm here is kvm_pvm, which emulates ring-0 code; {}",
+            if format == Format::Pvh {
+                "the app runs natively at ring 3, each interrupt or port access costs about \
+                 0.1 ms (docs/pvm.md)"
             } else {
-                ""
+                "a disk image keeps the kernel at ring 0 there (~1000x slower than TCG for \
+                 compute; a BIOS boot takes about 11 s): boot the PVH ELF instead"
             }
         );
     }

@@ -32,8 +32,9 @@ pub enum Accel {
 
 impl Accel {
     /// KVM where `/dev/kvm` can be opened read-write and is not `kvm_pvm`, else TCG.
-    /// (`kvm_pvm` runs this kernel, which is not a PVM guest, through its instruction
-    /// emulator: see [`kvm_is_pvm`]. Ask for [`Accel::Kvm`] explicitly to use it anyway.)
+    /// (`kvm_pvm` emulates ring-0 code: the kernel runs its tasks at ring 3 there, natively,
+    /// but each interrupt and port access is a trip through emulated ring 0; see
+    /// [`kvm_is_pvm`] and `docs/pvm.md`. Ask for [`Accel::Kvm`] explicitly to use it.)
     pub fn best() -> Self {
         if kvm_usable() && !kvm_is_pvm() {
             Self::Kvm
@@ -58,9 +59,9 @@ impl Accel {
     }
 }
 
-/// True if `/dev/kvm` is served by `kvm_pvm`, which runs a guest like this one (not a PVM
-/// guest) through its instruction emulator: measured here at about 1 µs per instruction,
-/// some 1000 times slower than TCG.
+/// True if `/dev/kvm` is served by `kvm_pvm`, which runs a guest's ring-0 code through its
+/// instruction emulator (about 1 µs per instruction, some 1000 times slower than TCG) and
+/// its ring-3 code natively: the kernel runs its tasks at ring 3 there (`docs/pvm.md`).
 pub fn kvm_is_pvm() -> bool {
     Path::new("/sys/module/kvm_pvm").exists()
 }

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// Kernel option names this kernel understands, for messages.
-pub const KNOWN_OPTIONS: &str = "log, heap, stack, watchdog, root, ip, gw, mac";
+pub const KNOWN_OPTIONS: &str = "log, heap, stack, watchdog, root, ip, gw, mac, pvm";
 
 /// Words QEMU appends for each virtio-mmio device on microvm.
 const VIRTIO_MMIO_PREFIX: &str = "virtio_mmio.device=";
@@ -137,6 +137,9 @@ pub struct KernelOptions<'a> {
     pub gw: Option<core::net::Ipv4Addr>,
     /// `mac=XX:XX:XX:XX:XX:XX`: the NIC's address instead of the device's.
     pub mac: Option<[u8; 6]>,
+    /// `pvm=on|off`: run tasks at ring 3 (on), or everything at ring 0 (off); unset, the
+    /// kernel decides by the hypervisor (see `docs/pvm.md`).
+    pub pvm: Option<bool>,
     /// Count of `virtio_mmio.device=` words.
     pub virtio_mmio_devices: usize,
 }
@@ -185,6 +188,20 @@ impl<'a> CommandLine<'a> {
                 "stack" => options.stack = Some(parse_size(name, need(value)?)?),
                 "watchdog" => options.watchdog_ms = Some(parse_millis(name, need(value)?)?),
                 "root" => options.root = Some(parse_disk_name(name, need(value)?)?),
+                "pvm" => {
+                    let value = need(value)?;
+                    options.pvm = Some(match value {
+                        "on" => true,
+                        "off" => false,
+                        _ => {
+                            return Err(CmdlineError::BadValue {
+                                option: name,
+                                value,
+                                expected: "on or off",
+                            });
+                        }
+                    });
+                }
                 "ip" => {
                     let value = need(value)?;
                     options.ip = Some(crate::net::config::parse_cidr(value).ok_or(
@@ -365,6 +382,15 @@ mod tests {
         assert!(parse("stack=12X").0.is_err());
         assert!(parse("heap").0.is_err());
         assert!(parse("heap=99999999999999999999G").0.is_err());
+    }
+
+    #[test]
+    fn pvm_on_or_off() {
+        assert_eq!(parse("pvm=on").0.unwrap().options.pvm, Some(true));
+        assert_eq!(parse("pvm=off").0.unwrap().options.pvm, Some(false));
+        assert_eq!(parse("").0.unwrap().options.pvm, None);
+        assert!(parse("pvm=yes").0.is_err());
+        assert!(parse("pvm").0.is_err());
     }
 
     #[test]

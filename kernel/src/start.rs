@@ -23,6 +23,13 @@ pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static s
     mm::set_boot_view(info);
     arch::init_traps();
     time::mark(Phase::Traps);
+    // Where ring 0 is emulated (kvm_pvm), the rest of start-up runs at ring 3 unless the
+    // command line says `pvm=off` (then it comes back); PVH's boot tables allow it.
+    let pvm_host = arch::pvm_host();
+    if pvm_host && info.kernel_identity {
+        arch::set_ring3(true);
+        enter_ring3();
+    }
     if let Some(error) = boot_error {
         console::write_fmt(format_args!("fatal: boot: {error}\n"));
         runtime::exit_now(exit_status::FATAL);
@@ -68,6 +75,28 @@ pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static s
         );
     }
 
+    let ring3 = arch::decide_ring3(options.pvm, pvm_host, info.kernel_identity);
+    if ring3.ring3() {
+        arch::set_ring3(true);
+        if info.kernel_identity {
+            enter_ring3();
+        }
+    } else if arch::at_ring3() {
+        arch::leave_ring3();
+    }
+    arch::init_interrupt_gates();
+    match ring3 {
+        arch::Ring3Choice::Detected => log::info!(
+            "pvm: kvm_pvm detected (MSR 0x4b564d11 reads \"PVM\"): tasks run at ring 3 (pvm=off keeps ring 0)"
+        ),
+        arch::Ring3Choice::Forced => log::info!("pvm: tasks run at ring 3 (pvm=on)"),
+        arch::Ring3Choice::Refused => log::info!("pvm: tasks run at ring 0 (pvm=off)"),
+        arch::Ring3Choice::NotPvm => log::debug!("pvm: not a PVM host: tasks run at ring 0"),
+        arch::Ring3Choice::UpperHalf => log::info!(
+            "pvm: kvm_pvm detected, but this image's loader mapped memory in the upper half, which ring 3 cannot use there: tasks run at ring 0 (boot the PVH ELF to run them at ring 3)"
+        ),
+    }
+
     crate::sched::watchdog::configure(
         options
             .watchdog_ms
@@ -96,6 +125,10 @@ pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static s
             runtime::exit_now(exit_status::FATAL)
         }
     };
+    if arch::tasks_at_ring3() && !arch::at_ring3() {
+        // A loader's boot tables are closed to ring 3; the kernel's own are open.
+        enter_ring3();
+    }
     time::mark(Phase::Memory);
     log::info!(
         "memory: {} KiB usable, heap {} KiB at {:#x}, main stack {} KiB, {} KiB free",
@@ -118,6 +151,16 @@ pub(crate) fn kernel_main(info: &'static BootInfo, boot_error: Option<&'static s
     }
     // SAFETY: the main stack was just allocated, mapped and is used by nothing else.
     unsafe { arch::run_on_stack(layout.main_stack_top, enter_app) }
+}
+
+/// Moves the running code to ring 3 (see `arch::ring3`).
+fn enter_ring3() {
+    console::prepare();
+    // SAFETY: the live page tables are open to ring 3 (PVH's boot tables always are;
+    // `mm::init` builds the kernel's so when tasks run at ring 3), the console is ready, and
+    // every privileged operation after this point goes through `arch`'s wrappers, which
+    // call ring 0 from ring 3.
+    unsafe { arch::enter_ring3() };
 }
 
 unsafe extern "Rust" {

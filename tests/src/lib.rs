@@ -54,7 +54,7 @@ impl Run {
 
     pub fn with_format(app: &str, format: Format) -> Self {
         let mut config = RunConfig::new(image(app, format));
-        config.accel = Accel::Tcg;
+        config.accel = default_accel();
         config.timeout = Some(TIMEOUT);
         config.format = format;
         Self {
@@ -364,6 +364,26 @@ pub fn assert_status(outcome: &Outcome, status: u8) {
         "expected status {status}, got {} ({:?}); console:\n{}",
         outcome.status, outcome.meaning, outcome.console
     );
+}
+
+/// The accelerator every [`Run`] starts with: TCG, or KVM when `UK_TEST_ACCEL=kvm`
+/// (`scripts/test.sh` runs the trap, fault, timer and scheduler tests again that way where
+/// `/dev/kvm` is `kvm_pvm`, whose guests run their tasks at ring 3: see `docs/pvm.md`).
+pub fn default_accel() -> Accel {
+    match std::env::var("UK_TEST_ACCEL").as_deref() {
+        Ok("kvm") => Accel::Kvm,
+        _ => Accel::Tcg,
+    }
+}
+
+/// True (after saying so) when a test that only means something under TCG runs under
+/// `UK_TEST_ACCEL=kvm`: the caller returns early.
+pub fn skip_under_kvm(why: &str) -> bool {
+    let kvm = default_accel() == Accel::Kvm;
+    if kvm {
+        println!("skipped under KVM: {why}");
+    }
+    kvm
 }
 
 /// Runs `check` once per format in [`FORMATS`], naming the format if it panics.

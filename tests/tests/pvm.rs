@@ -9,7 +9,7 @@
 
 use boot::qemu::{Accel, kvm_is_pvm, kvm_usable};
 use std::time::Duration;
-use tests::{Run, assert_status};
+use tests::{Run, assert_console, assert_status};
 
 /// The `pvm-probe` lines of a run, without the prefix.
 fn findings(console: &str) -> Vec<&str> {
@@ -58,10 +58,126 @@ const EXITS: [(&str, &str, &str); 7] = [
     ("hlt", "exception 13", "exception 13"),
 ];
 
+/// The CS a fault report shows: where the faulting code ran.
+fn faulting_cs(console: &str) -> &str {
+    console
+        .lines()
+        .find_map(|l| l.trim().split(" cs ").nth(1)?.split(' ').next())
+        .unwrap_or_else(|| panic!("no fault report with cs:\n{console}"))
+}
+
+#[test]
+fn pvm_on_runs_tasks_at_ring3_and_off_at_ring0() {
+    let ring3 = Run::new("testkernel")
+        .args(&["page-fault"])
+        .options("pvm=on log=info")
+        .accel(Accel::Tcg)
+        .go();
+    assert_status(&ring3, 101);
+    assert_console(&ring3, "pvm: tasks run at ring 3 (pvm=on)");
+    assert_console(&ring3, "in testkernel::read_unmapped_memory+0x");
+    assert_eq!(faulting_cs(&ring3.console), "0x33", "{}", ring3.console);
+    let ring0 = Run::new("testkernel")
+        .args(&["page-fault"])
+        .options("pvm=off log=info")
+        .accel(Accel::Tcg)
+        .go();
+    assert_status(&ring0, 101);
+    assert_console(&ring0, "pvm: tasks run at ring 0 (pvm=off)");
+    assert_eq!(faulting_cs(&ring0.console), "0x8", "{}", ring0.console);
+    // Unset under TCG: not a PVM host, ring 0, said only at debug level.
+    let default = Run::new("testkernel")
+        .args(&["page-fault"])
+        .options("log=debug")
+        .accel(Accel::Tcg)
+        .go();
+    assert_console(&default, "pvm: not a PVM host: tasks run at ring 0");
+    assert_eq!(faulting_cs(&default.console), "0x8");
+    let bad = Run::new("testkernel").options("pvm=maybe").go();
+    assert_status(&bad, 2);
+    assert_console(
+        &bad,
+        "pvm=maybe: invalid value 'maybe' (expected on or off)",
+    );
+}
+
+#[test]
+fn ring3_tasks_survive_threads_sleep_and_the_watchdog_under_tcg() {
+    // The whole integration suite passes with pvm=on forced (checked when this mode was
+    // built); these runs keep the parts most particular to it covered in every test run:
+    // interrupts held while masked, halting through ring 0, stacks kept for reuse.
+    let run = |args: &[&str]| {
+        Run::new("testkernel")
+            .args(args)
+            .options("pvm=on")
+            .accel(Accel::Tcg)
+            .go()
+    };
+    let out = run(&["threads", "200"]);
+    assert_status(&out, 0);
+    assert_console(&out, "joined 200 threads, sum 39800");
+    let out = run(&["sleep-order"]);
+    assert_status(&out, 0);
+    assert_console(&out, "woke in order [10, 20, 30, 40, 50]");
+    let out = run(&["busy", "300"]);
+    assert_status(&out, 0);
+    assert_console(&out, "watchdog: task 'spinner' has run ");
+    let out = run(&["thread-overflow"]);
+    assert_status(&out, 101);
+    assert_console(
+        &out,
+        "fatal: stack overflow: stack 'deep' hit its guard page",
+    );
+}
+
+#[test]
+#[ignore = "needs /dev/kvm served by kvm_pvm: scripts/test.sh runs it where KVM works"]
+fn kvm_pvm_host_runs_tasks_at_ring3_unless_told_not_to() {
+    if !kvm_usable() || !kvm_is_pvm() {
+        println!(
+            "kvm_pvm_host_runs_tasks_at_ring3_unless_told_not_to: skipped (/dev/kvm is not kvm_pvm here)"
+        );
+        return;
+    }
+    let run = |options: &str| {
+        Run::new("testkernel")
+            .args(&["page-fault"])
+            .options(options)
+            .accel(Accel::Kvm)
+            .go()
+    };
+    let out = run("log=info");
+    assert_status(&out, 101);
+    assert_console(
+        &out,
+        "pvm: kvm_pvm detected (MSR 0x4b564d11 reads \"PVM\"): tasks run at ring 3",
+    );
+    assert_eq!(faulting_cs(&out.console), "0x33", "{}", out.console);
+    let out = run("log=info pvm=off");
+    assert_status(&out, 101);
+    assert_console(&out, "pvm: tasks run at ring 0 (pvm=off)");
+    assert_eq!(faulting_cs(&out.console), "0x8", "{}", out.console);
+    // A disk image's loader maps memory in the upper half, out of ring 3's reach here.
+    let out = Run::with_format("testkernel", boot::image::Format::Bios)
+        .args(&["page-fault"])
+        .options("log=info")
+        .accel(Accel::Kvm)
+        .timeout(Duration::from_secs(120))
+        .go();
+    assert_status(&out, 101);
+    assert_console(
+        &out,
+        "pvm: kvm_pvm detected, but this image's loader mapped memory in the upper half",
+    );
+    assert_eq!(faulting_cs(&out.console), "0x8", "{}", out.console);
+}
+
 #[test]
 fn ring3_trips_come_back_through_every_event_under_tcg() {
     let out = Run::new("testkernel")
         .args(&["pvm-probe", "ring3-all", "3"])
+        .options("pvm=off")
+        .accel(Accel::Tcg)
         .go();
     assert_status(&out, 0);
     let lines = findings(&out.console);
@@ -104,9 +220,11 @@ fn kvm_pvm_probe() {
     let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     table.push(("host kvm_pvm parameters".into(), params.join(" ")));
 
+    // The probe's own trips to ring 3 assume a kernel at ring 0.
     let kvm = |args: &[&str], limit: u64| {
         Run::new("testkernel")
             .args(args)
+            .options("pvm=off")
             .accel(Accel::Kvm)
             .timeout(Duration::from_secs(limit))
             .go()

@@ -121,6 +121,8 @@ pub struct PageTables {
     phys_offset: u64,
     /// Table frames reached at fixed virtual addresses instead of through the direct map.
     pool: Option<FramePoolView>,
+    /// Every entry this writes lets ring 3 in ([`PageTables::open_to_ring3`]).
+    user: u64,
 }
 
 /// Most frames in a [`FramePool`].
@@ -270,6 +272,7 @@ impl PageTables {
             root: 0,
             phys_offset,
             pool,
+            user: 0,
         };
         // SAFETY: the caller's contract covers the frames this allocates.
         tables.root = unsafe { tables.new_table(frames)? };
@@ -286,7 +289,14 @@ impl PageTables {
             root: root & ADDRESS_MASK,
             phys_offset,
             pool: None,
+            user: 0,
         }
+    }
+
+    /// From now on, every mapping (and every table on the way to it) that these tables
+    /// make lets ring 3 in: for a kernel whose tasks run at ring 3 in the one address space.
+    pub fn open_to_ring3(&mut self) {
+        self.user = USER;
     }
 
     /// Physical address of the PML4, for CR3.
@@ -440,7 +450,7 @@ impl PageTables {
                 } else {
                     if write {
                         // SAFETY: as above.
-                        unsafe { entry.write(p | access.bits() | HUGE) };
+                        unsafe { entry.write(p | access.bits() | self.user | HUGE) };
                     }
                     done += size;
                 }
@@ -460,7 +470,7 @@ impl PageTables {
                     }
                 } else if write {
                     // SAFETY: as above.
-                    unsafe { entry.write(p | access.bits()) };
+                    unsafe { entry.write(p | access.bits() | self.user) };
                 }
             }
             done += pages as u64 * PAGE_SIZE;
@@ -508,7 +518,7 @@ impl PageTables {
                     };
                 }
                 // SAFETY: `entry` points into a table we own.
-                unsafe { entry.write(pt | PRESENT | WRITABLE) };
+                unsafe { entry.write(pt | PRESENT | WRITABLE | (value & USER)) };
                 table = pt;
                 break;
             }
@@ -616,11 +626,16 @@ impl PageTables {
                 // SAFETY: forwarded contract.
                 let next = unsafe { self.new_table(frames)? };
                 // SAFETY: as above.
-                unsafe { entry.write(next | PRESENT | WRITABLE) };
+                unsafe { entry.write(next | PRESENT | WRITABLE | self.user) };
                 next
             } else if value & HUGE != 0 && level < 3 {
                 return Ok((entry, level));
             } else {
+                if value & self.user != self.user {
+                    // A table made before the hierarchy was opened to ring 3.
+                    // SAFETY: as above.
+                    unsafe { entry.write(value | self.user) };
+                }
                 value & ADDRESS_MASK
             };
         }

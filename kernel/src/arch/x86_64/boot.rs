@@ -81,19 +81,21 @@ boot_gdt_ptr:
     .popsection
 
     /* Boot page tables, built by the assembler: 512 pages of 2 MiB identity-map the
-       first GiB (present, writable). Nothing runs to build them. */
+       first GiB (present, writable, and open to ring 3, so that a kernel whose tasks run
+       at ring 3 can move there before it builds its own tables; no ring-3 code exists
+       otherwise). Nothing runs to build them. */
     .pushsection .data.boot_tables, "aw"
     .balign 4096
 boot_pml4:
-    .quad boot_pdpt + 3
+    .quad boot_pdpt + 7
     .fill 511, 8, 0
 boot_pdpt:
-    .quad boot_pd + 3
+    .quad boot_pd + 7
     .fill 511, 8, 0
 boot_pd:
     .set page, 0
     .rept 512
-    .quad (page << 21) | 0x83
+    .quad (page << 21) | 0x87
     .set page, page + 1
     .endr
     .popsection

@@ -51,7 +51,33 @@ pub(crate) fn calibrate_tsc() -> Result<(u64, ClockSource), &'static str> {
     if is_kvm && let Some(hz) = kvmclock_hz() {
         return Ok((hz, ClockSource::KvmClock));
     }
-    Ok((pit_hz()?, ClockSource::Pit))
+    Ok((pit_hz_from_ring0()?, ClockSource::Pit))
+}
+
+const PIT_NOT_COUNTING: &str =
+    "PIT channel 0 does not count (is the PIT disabled?), cannot time the TSC";
+const PIT_STALLED: &str = "the vCPU kept stalling while timing the TSC against the PIT";
+
+/// [`pit_hz`], at ring 0 even when called at ring 3: its samples must be tight, and from
+/// ring 3 each port access is a trip to ring 0 of varying length.
+fn pit_hz_from_ring0() -> Result<u64, &'static str> {
+    if !super::ring3::at_ring3() {
+        return pit_hz();
+    }
+    match super::ring3::call(super::ring3::Call::TimePit, 0, 0, 0) {
+        0 => Err(PIT_NOT_COUNTING),
+        1 => Err(PIT_STALLED),
+        hz => Ok(hz),
+    }
+}
+
+/// [`pit_hz`] for a call from ring 3: the frequency, or 0 / 1 for its two errors.
+pub(super) fn pit_hz_for_ring3() -> u64 {
+    match pit_hz() {
+        Ok(hz) => hz.max(2),
+        Err(PIT_NOT_COUNTING) => 0,
+        Err(_) => 1,
+    }
 }
 
 const MSR_KVM_SYSTEM_TIME_NEW: u32 = 0x4b56_4d01;
@@ -203,9 +229,7 @@ fn pit_hz() -> Result<u64, &'static str> {
             let current = pit_sample();
             samples += 1;
             if samples > MAX_SAMPLES {
-                return Err(
-                    "PIT channel 0 does not count (is the PIT disabled?), cannot time the TSC",
-                );
+                return Err(PIT_NOT_COUNTING);
             }
             let window = current.tsc_after - previous.tsc_before;
             if window > stalled {
@@ -227,5 +251,5 @@ fn pit_hz() -> Result<u64, &'static str> {
             }
         }
     }
-    Err("the vCPU kept stalling while timing the TSC against the PIT")
+    Err(PIT_STALLED)
 }

@@ -1,5 +1,7 @@
-//! Thin safe wrappers over single x86_64 instructions the kernel needs.
+//! Thin safe wrappers over single x86_64 instructions the kernel needs. The privileged
+//! ones become calls to ring 0 when the caller runs at ring 3 (`ring3`).
 
+use super::ring3::{self, Call};
 use core::arch::asm;
 use x86_64::instructions::port::Port;
 
@@ -21,6 +23,9 @@ pub(crate) fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
 /// # Safety
 /// The MSR must exist on this CPU (reading an absent one raises #GP).
 pub(crate) unsafe fn rdmsr(msr: u32) -> u64 {
+    if ring3::at_ring3() {
+        return ring3::call(Call::Rdmsr, u64::from(msr), 0, 0);
+    }
     // SAFETY: the caller guarantees the MSR exists.
     unsafe { x86_64::registers::model_specific::Msr::new(msr).read() }
 }
@@ -31,6 +36,10 @@ pub(crate) unsafe fn rdmsr(msr: u32) -> u64 {
 /// The MSR must exist and the value must not break memory safety (e.g. by moving
 /// memory the kernel relies on).
 pub(crate) unsafe fn wrmsr(msr: u32, value: u64) {
+    if ring3::at_ring3() {
+        ring3::call(Call::Wrmsr, u64::from(msr), value, 0);
+        return;
+    }
     // SAFETY: forwarded to the caller.
     unsafe { x86_64::registers::model_specific::Msr::new(msr).write(value) }
 }
@@ -41,6 +50,10 @@ pub(crate) unsafe fn wrmsr(msr: u32, value: u64) {
 /// The port must belong to a device this kernel drives, and the write must be harmless
 /// to memory safety.
 pub(crate) unsafe fn outb(port: u16, value: u8) {
+    if ring3::at_ring3() {
+        ring3::call(Call::Out, u64::from(port), 1, u64::from(value));
+        return;
+    }
     // SAFETY: forwarded to the caller.
     unsafe { Port::new(port).write(value) }
 }
@@ -50,6 +63,9 @@ pub(crate) unsafe fn outb(port: u16, value: u8) {
 /// # Safety
 /// As for [`outb`]: reads can have device side effects.
 pub(crate) unsafe fn inb(port: u16) -> u8 {
+    if ring3::at_ring3() {
+        return ring3::call(Call::In, u64::from(port), 1, 0) as u8;
+    }
     // SAFETY: forwarded to the caller.
     unsafe { Port::new(port).read() }
 }
@@ -58,7 +74,7 @@ pub(crate) unsafe fn inb(port: u16) -> u8 {
 pub(crate) fn debug_exit(value: u32) {
     // SAFETY: the port is reserved for isa-debug-exit; writing it either stops the
     // machine or does nothing.
-    unsafe { Port::new(crate::exit_status::DEBUG_EXIT_PORT).write(value) };
+    unsafe { outl(crate::exit_status::DEBUG_EXIT_PORT, value) };
 }
 
 /// Installs `root` as the page-table root (PML4).
@@ -67,12 +83,19 @@ pub(crate) fn debug_exit(value: u32) {
 /// The tables must map the running code, its stack and all memory the kernel will touch,
 /// with the same virtual addresses as now.
 pub(crate) unsafe fn load_page_tables(root: u64) {
+    if ring3::at_ring3() {
+        ring3::call(Call::LoadCr3, root, 0, 0);
+        return;
+    }
     // SAFETY: forwarded to the caller.
     unsafe { asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
 }
 
 /// Physical address of the live page-table root (CR3 without flags).
 pub(crate) fn page_table_root() -> u64 {
+    if ring3::at_ring3() {
+        return ring3::call(Call::ReadCr3, 0, 0, 0) & 0x000f_ffff_ffff_f000;
+    }
     let value: u64;
     // SAFETY: reading CR3 has no side effects.
     unsafe { asm!("mov {}, cr3", out(reg) value, options(nomem, nostack, preserves_flags)) };
@@ -84,12 +107,57 @@ pub(crate) fn page_table_root() -> u64 {
 /// # Safety
 /// As for [`outb`].
 pub(crate) unsafe fn outw(port: u16, value: u16) {
+    if ring3::at_ring3() {
+        ring3::call(Call::Out, u64::from(port), 2, u64::from(value));
+        return;
+    }
     // SAFETY: forwarded to the caller.
     unsafe { Port::new(port).write(value) }
 }
 
+/// Reads a word from an I/O port.
+///
+/// # Safety
+/// As for [`inb`].
+pub(crate) unsafe fn inw(port: u16) -> u16 {
+    if ring3::at_ring3() {
+        return ring3::call(Call::In, u64::from(port), 2, 0) as u16;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { Port::new(port).read() }
+}
+
+/// Writes a doubleword to an I/O port.
+///
+/// # Safety
+/// As for [`outb`].
+pub(crate) unsafe fn outl(port: u16, value: u32) {
+    if ring3::at_ring3() {
+        ring3::call(Call::Out, u64::from(port), 4, u64::from(value));
+        return;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { Port::new(port).write(value) }
+}
+
+/// Reads a doubleword from an I/O port.
+///
+/// # Safety
+/// As for [`inb`].
+pub(crate) unsafe fn inl(port: u16) -> u32 {
+    if ring3::at_ring3() {
+        return ring3::call(Call::In, u64::from(port), 4, 0) as u32;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { Port::new(port).read() }
+}
+
 /// Drops the TLB entry for the page holding `addr`.
 pub(crate) fn flush_page(addr: u64) {
+    if ring3::at_ring3() {
+        ring3::call(Call::Invlpg, addr, 0, 0);
+        return;
+    }
     // SAFETY: INVLPG only invalidates a cached translation.
     unsafe { asm!("invlpg [{}]", in(reg) addr, options(nostack, preserves_flags)) };
 }

@@ -2,8 +2,9 @@
 //! and dispatch.
 //!
 //! Everything else in the kernel masks interrupts only through [`save_and_disable`] and
-//! [`restore`] (usually through [`crate::sync::IrqMutex`]), so a PVM guest port replaces
-//! exactly this module's few instructions. Handlers are registered with a vector
+//! [`restore`] (usually through [`crate::sync::IrqMutex`]), so running tasks at ring 3
+//! (`ring3`, where `cli`/`sti` would fault) changes only this module's few instructions:
+//! there they become a flag in memory. Handlers are registered with a vector
 //! ([`set_handler`] for fixed vectors such as the APIC timer, [`register_gsi`] for device
 //! lines routed through the IOAPIC) and run in interrupt context: they must not block,
 //! allocate or take a lock that task code holds with interrupts enabled.
@@ -13,7 +14,7 @@
 //! so device handlers mask their line ([`IrqLine::mask`]) and the driver's task unmasks it
 //! once it has acknowledged the device.
 
-use super::{apic, ioapic};
+use super::{apic, ioapic, ring3};
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
@@ -29,6 +30,9 @@ pub(crate) struct IrqState(bool);
 /// Disables interrupts and says whether they were enabled.
 #[inline]
 pub(crate) fn save_and_disable() -> IrqState {
+    if ring3::at_ring3() {
+        return IrqState(ring3::disable());
+    }
     let flags: u64;
     // SAFETY: reads RFLAGS and clears IF. Not `nomem`: the compiler must not move memory
     // accesses of a critical section across it.
@@ -39,7 +43,9 @@ pub(crate) fn save_and_disable() -> IrqState {
 /// Re-enables interrupts if they were enabled when `state` was saved.
 #[inline]
 pub(crate) fn restore(state: IrqState) {
-    if state.0 {
+    if state.0 && ring3::at_ring3() {
+        ring3::enable();
+    } else if state.0 {
         // SAFETY: handlers take only interrupt-safe locks and never block, so they may
         // run as soon as the critical section that disabled them has ended.
         unsafe { asm!("sti") };
@@ -49,6 +55,10 @@ pub(crate) fn restore(state: IrqState) {
 /// Enables interrupts for the running task (the scheduler does this when a task starts
 /// or resumes once interrupts are [`live`]).
 pub(crate) fn enable() {
+    if ring3::at_ring3() {
+        ring3::enable();
+        return;
+    }
     // SAFETY: as in `restore`.
     unsafe { asm!("sti") };
 }
@@ -57,12 +67,19 @@ pub(crate) fn enable() {
 /// shadow covers HLT, so an interrupt that is already pending wakes the HLT instead of
 /// being taken before it); returns with interrupts disabled again.
 pub(crate) fn wait_for_interrupt() {
+    if ring3::at_ring3() {
+        ring3::wait_for_interrupt();
+        return;
+    }
     // SAFETY: as in `restore`; the caller checked for work with interrupts off.
     unsafe { asm!("sti", "hlt", "cli") };
 }
 
 /// Stops the CPU for good.
 pub(crate) fn halt_forever() -> ! {
+    if ring3::at_ring3() {
+        ring3::halt_forever();
+    }
     loop {
         // SAFETY: with interrupts off, HLT only waits (an NMI would resume the loop).
         unsafe { asm!("cli", "hlt") };

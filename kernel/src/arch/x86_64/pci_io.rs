@@ -4,10 +4,10 @@
 //! `PciTransport` share one lock. The conventional 256 bytes per function are all either
 //! needs (virtio's capabilities live there), so there is no ECAM path.
 
+use super::cpu::{inl, outl};
 use crate::drivers::pci::{ConfigSpace, PciAddress};
 use spin::Mutex;
 use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction};
-use x86_64::instructions::port::Port;
 
 const ADDRESS_PORT: u16 = 0xcf8;
 const DATA_PORT: u16 = 0xcfc;
@@ -17,25 +17,6 @@ const ENABLE: u32 = 1 << 31;
 /// Never taken in an interrupt handler (config space is touched at discovery and driver
 /// set-up only), so a plain spin lock cannot deadlock against one.
 static PORTS: Mutex<()> = Mutex::new(());
-
-/// Writes a doubleword to an I/O port.
-///
-/// # Safety
-/// The port must belong to a device this kernel drives, and the write must be harmless
-/// to memory safety.
-unsafe fn outl(port: u16, value: u32) {
-    // SAFETY: forwarded to the caller.
-    unsafe { Port::new(port).write(value) }
-}
-
-/// Reads a doubleword from an I/O port.
-///
-/// # Safety
-/// As for [`outl`]: reads can have device side effects.
-unsafe fn inl(port: u16) -> u32 {
-    // SAFETY: forwarded to the caller.
-    unsafe { Port::new(port).read() }
-}
 
 /// The value for port 0xcf8 that selects `offset` of `address`.
 fn config_address(address: PciAddress, offset: u8) -> u32 {

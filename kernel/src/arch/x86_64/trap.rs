@@ -3,11 +3,13 @@
 //! what happened and where (function name from the kernel's symbol table), then a register
 //! dump, and end the run with status 101. Interrupts go to the handlers registered in `irq`.
 //!
-//! Two exceptions to "fatal", both for `pvm_probe`: an instruction listed as a probe (an
-//! `rdmsr` of an MSR that may not exist) resumes at its recovery address, and an event
-//! taken at ring 3 while a probe runs there goes back to the probe.
+//! Exceptions to "fatal": an instruction listed as a probe (an `rdmsr` of an MSR that may
+//! not exist, `pvm_probe`) resumes at its recovery address; an event taken at ring 3 while
+//! a probe runs there goes back to the probe; and where tasks run at ring 3 (`ring3`), a
+//! breakpoint from there is a call to ring 0, and an interrupt that arrives while ring 3
+//! has interrupts masked is held for later.
 
-use super::{cpu, gdt, irq, pvm_probe};
+use super::{cpu, gdt, irq, pvm_probe, ring3};
 use core::cell::UnsafeCell;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -206,15 +208,36 @@ pub(crate) fn init() {
         ],
         RING0_STACK.top(),
     );
-    let selector = gdt::code_selector();
     assert!(
         !IDT_FILLED.swap(true, Ordering::SeqCst),
         "trap::init called twice"
     );
-    // SAFETY: first and only call (checked above), before the IDT is loaded, so nothing
-    // else reads or writes it; filled in place to avoid copying 4 KiB around.
-    let gates = unsafe { &mut *IDT.0.get() };
-    for (vector, gate) in gates.iter_mut().enumerate() {
+    // The exceptions' gates now; the interrupts' in `init_interrupt_gates`, which may run
+    // at ring 3 where this kernel's ring 0 is slow (`ring3`). No interrupt arrives before
+    // then: they are disabled and no device is set up.
+    fill_gates(0..32);
+    let pointer = x86_64::structures::DescriptorTablePointer {
+        limit: (size_of::<Idt>() - 1) as u16,
+        base: x86_64::VirtAddr::new(IDT.0.get() as u64),
+    };
+    // SAFETY: the IDT is 'static; every exception's gate points at its stub in
+    // `trap_stubs`, the others are not present yet.
+    unsafe { x86_64::instructions::tables::lidt(&pointer) };
+}
+
+/// Fills the gates of vectors 32..=255 (interrupts), once, before interrupts are enabled.
+pub(crate) fn init_interrupt_gates() {
+    fill_gates(32..256);
+}
+
+/// Points the gates of `vectors` at their stubs: present, DPL 0, interrupt gates.
+fn fill_gates(vectors: core::ops::Range<usize>) {
+    let selector = gdt::code_selector();
+    for vector in vectors {
+        // SAFETY: one gate, written in place: its vector cannot be raised yet (an
+        // exception's before the IDT is loaded; an interrupt's before interrupts are
+        // enabled or any device routed).
+        let gate = unsafe { &mut *(IDT.0.get() as *mut Gate).add(vector) };
         let handler = stub_address(vector as u8);
         gate.offset_low = handler as u16;
         gate.offset_mid = (handler >> 16) as u16;
@@ -228,12 +251,6 @@ pub(crate) fn init() {
             _ => 0,
         };
     }
-    let pointer = x86_64::structures::DescriptorTablePointer {
-        limit: (size_of::<Idt>() - 1) as u16,
-        base: x86_64::VirtAddr::new(IDT.0.get() as u64),
-    };
-    // SAFETY: the IDT is 'static and every gate points at a stub in `trap_stubs`.
-    unsafe { x86_64::instructions::tables::lidt(&pointer) };
 }
 
 const EXCEPTION_NAMES: [&str; 32] = [
@@ -313,8 +330,19 @@ pub(crate) fn ring0_stack_top() -> u64 {
 }
 
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    if frame.cs & 3 == 3 && pvm_probe::user_event(frame) {
-        return;
+    if frame.cs & 3 == 3 {
+        if pvm_probe::user_event(frame) {
+            return;
+        }
+        if ring3::chosen() {
+            if frame.vector == ring3::CALL_VECTOR {
+                ring3::handle_call(frame);
+                return;
+            }
+            if frame.vector >= 32 && ring3::hold(frame) {
+                return;
+            }
+        }
     }
     match frame.vector {
         0..=31 => {

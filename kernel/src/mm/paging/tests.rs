@@ -104,6 +104,39 @@ fn allow_user_opens_exactly_the_pages_asked_for_or_nothing() {
 }
 
 #[test]
+fn tables_opened_to_ring3_map_everything_for_ring3() {
+    let mut mem = FakeMemory::new(64);
+    let mut pt = mem.tables();
+    // SAFETY: fake memory, nothing is live.
+    unsafe {
+        pt.map(&mut mem.frames, 0x10_0000, 0x10_0000, 0x1000, Access::TEXT)
+            .unwrap();
+    }
+    pt.open_to_ring3();
+    // SAFETY: fake memory.
+    unsafe {
+        pt.map(&mut mem.frames, 0x20_0000, 0x20_0000, 0x1000, Access::DATA)
+            .unwrap();
+        pt.map(
+            &mut mem.frames,
+            0x8000_0000,
+            0x40_0000,
+            2 << 20,
+            Access::DATA,
+        )
+        .unwrap();
+        // Splitting a large page keeps the user bit on its small pages.
+        pt.unmap_page(&mut mem.frames, 0x8010_0000).unwrap();
+    }
+    assert!(!pt.translate(0x10_0000).unwrap().user, "mapped before");
+    assert!(pt.translate(0x20_0000).unwrap().user);
+    assert!(pt.translate(0x8000_0000).unwrap().user);
+    assert_eq!(pt.translate(0x8000_0000).unwrap().page_size, PAGE_SIZE);
+    assert_eq!(pt.translate(0x8000_0000).unwrap().access, Access::DATA);
+    assert_eq!(pt.translate(0x8010_0000), None);
+}
+
+#[test]
 fn mixed_alignment_uses_small_pages_at_the_edges() {
     let mut mem = FakeMemory::new(64);
     let mut pt = mem.tables();
