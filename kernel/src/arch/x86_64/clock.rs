@@ -6,7 +6,7 @@
 //! 3. KVM's pvclock (`MSR_KVM_SYSTEM_TIME_NEW`): the host kernel's own TSC scaling, exact.
 //! 4. The 8254 PIT (1.193182 MHz, emulated from the host's clock), counted for 2 ms.
 
-use super::cpu::{self, cpuid, inb, outb};
+use super::cpu::{self, cpuid, outb};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{Ordering, fence};
 
@@ -157,7 +157,7 @@ const PIT_HZ: u64 = 1_193_182;
 /// PIT ticks between the first and last edge timed: about 2 ms.
 const PIT_TICKS: u16 = 2_386;
 
-/// One read of PIT channel 0's count, bracketed by TSC reads.
+/// A read of PIT channel 0's count.
 #[derive(Clone, Copy)]
 struct Sample {
     count: u16,
@@ -165,13 +165,19 @@ struct Sample {
     tsc_after: u64,
 }
 
+/// One read of PIT channel 0's count, bracketed by TSC reads. At ring 0 only (see
+/// [`pit_hz_from_ring0`]), with the instructions themselves rather than the `cpu`
+/// wrappers: with their check for ring 3 (one load of a flag per access), TCG ran this
+/// loop's samples on the BIOS image some 20 times slower than the fastest one, so that no
+/// edge was ever timed tightly (seen, not explained).
 fn pit_sample() -> Sample {
+    use x86_64::instructions::port::Port;
     let tsc_before = cpu::rdtsc();
     // SAFETY: latch channel 0 and read its 16-bit count (low byte, then high byte).
     let count = unsafe {
-        outb(0x43, 0x00);
-        let low = inb(0x40);
-        let high = inb(0x40);
+        Port::<u8>::new(0x43).write(0x00);
+        let low: u8 = Port::new(0x40).read();
+        let high: u8 = Port::new(0x40).read();
         u16::from_le_bytes([low, high])
     };
     Sample {
