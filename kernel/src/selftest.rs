@@ -85,3 +85,22 @@ pub mod pvm {
 pub fn virt_to_phys(virt: u64) -> Option<u64> {
     crate::mm::virt_to_phys(virt)
 }
+
+/// Writes a byte to an I/O port, from ring 0 or ring 3 (where it is a call to ring 0).
+///
+/// # Safety
+/// The port must belong to a device the caller drives, and the write must not break
+/// memory safety.
+pub unsafe fn outb(port: u16, value: u8) {
+    // SAFETY: forwarded to the caller.
+    unsafe { crate::arch::outb(port, value) }
+}
+
+/// Reads a byte from an I/O port, from ring 0 or ring 3.
+///
+/// # Safety
+/// As for [`outb`]: reads can have device side effects.
+pub unsafe fn inb(port: u16) -> u8 {
+    // SAFETY: forwarded to the caller.
+    unsafe { crate::arch::inb(port) }
+}

@@ -399,6 +399,8 @@ pub struct TaskStack {
 struct StackCache([Option<TaskStack>; STACK_CACHE_SLOTS]);
 
 const STACK_CACHE_SLOTS: usize = 4;
+/// Largest stack kept (guard page included): the cache holds at most 4 × 257 KiB.
+const MAX_CACHED_STACK: u64 = 256 * 1024 + PAGE_SIZE;
 
 impl StackCache {
     /// A kept stack of `bytes` (guard page included), if any.
@@ -411,7 +413,7 @@ impl StackCache {
 
     /// Keeps `stack` if stacks are kept and there is room; gives it back otherwise.
     fn keep(&mut self, stack: TaskStack) -> Option<TaskStack> {
-        if !crate::arch::tasks_at_ring3() {
+        if !crate::arch::tasks_at_ring3() || stack.layout.size() as u64 > MAX_CACHED_STACK {
             return Some(stack);
         }
         match self.0.iter_mut().find(|s| s.is_none()) {
@@ -451,7 +453,20 @@ pub(crate) fn allocate_stack(name: &str, size: u64) -> Result<TaskStack, MemErro
     let layout = core::alloc::Layout::from_size_align(bytes as usize, PAGE_SIZE as usize)
         .map_err(|_| oom)?;
     // SAFETY: the layout has a non-zero size.
-    let block = unsafe { alloc::alloc::alloc(layout) };
+    let mut block = unsafe { alloc::alloc::alloc(layout) };
+    if block.is_null() {
+        // Kept stacks go back to the heap before a spawn fails for want of memory.
+        let kept = core::mem::replace(
+            &mut STACK_CACHE.lock().0,
+            [const { None }; STACK_CACHE_SLOTS],
+        );
+        for stack in kept.into_iter().flatten() {
+            // SAFETY: a kept stack belongs to no task.
+            unsafe { release_stack(stack) };
+        }
+        // SAFETY: as above.
+        block = unsafe { alloc::alloc::alloc(layout) };
+    }
     if block.is_null() {
         return Err(oom);
     }
@@ -495,9 +510,18 @@ pub(crate) fn allocate_stack(name: &str, size: u64) -> Result<TaskStack, MemErro
 /// Nothing may run on, or point into, the stack any more.
 pub(crate) unsafe fn free_stack(stack: TaskStack) {
     stack::unregister_task(stack.guard);
-    let Some(stack) = STACK_CACHE.lock().keep(stack) else {
-        return;
-    };
+    if let Some(stack) = STACK_CACHE.lock().keep(stack) {
+        // SAFETY: forwarded from the caller.
+        unsafe { release_stack(stack) };
+    }
+}
+
+/// Maps a stack's guard page back and returns its memory to the heap (or leaks it, with a
+/// warning, if the guard page cannot be mapped back).
+///
+/// # Safety
+/// Nothing may run on, or point into, the stack any more.
+unsafe fn release_stack(stack: TaskStack) {
     let remapped = match SPACE.lock().as_mut() {
         Some(KernelSpace { frames, tables }) => {
             // SAFETY: restores the direct-map entry of the guard page, which is ours.

@@ -25,7 +25,7 @@
 use super::trap::TrapFrame;
 use super::{cpu, gdt, irq};
 use core::arch::asm;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The PVM signature MSR of this host kind, and its value ("PVM"); see `docs/pvm.md`.
 const MSR_PVM_SIGNATURE: u32 = 0x4b56_4d11;
@@ -41,8 +41,9 @@ pub(super) const CALL_VECTOR: u64 = 3;
 static CHOSEN: AtomicBool = AtomicBool::new(false);
 /// The virtual interrupt flag: what `irq` calls "interrupts enabled" at ring 3.
 static VIRTUAL_IF: AtomicBool = AtomicBool::new(false);
-/// An interrupt held while the virtual flag was clear: its vector + 1, or 0.
-static HELD: AtomicU32 = AtomicU32::new(0);
+/// Interrupts held while the virtual flag was clear, one bit per vector. (Ring 3 resumes
+/// with the hardware flag off after the first, so a second is not expected; none is lost.)
+static HELD: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 /// The interrupt flag ring 3 was last resumed with. Kept here because `pushfq` at ring 3
 /// does not show it under kvm_pvm (the hypervisor keeps the real flag to itself).
 static RING3_IF: AtomicBool = AtomicBool::new(false);
@@ -75,6 +76,7 @@ pub(crate) fn pvm_host() -> bool {
 /// faults as not present), so detection alone never chooses ring 3 without it.
 pub(crate) fn decide(pvm: Option<bool>, pvm_host: bool, lower_half: bool) -> Choice {
     match (pvm, pvm_host) {
+        (Some(true), true) if !lower_half => Choice::UpperHalf,
         (Some(true), _) => Choice::Forced,
         (Some(false), _) => Choice::Refused,
         (None, true) if lower_half => Choice::Detected,
@@ -170,7 +172,7 @@ pub(crate) fn disable() -> bool {
 #[inline]
 pub(crate) fn enable() {
     VIRTUAL_IF.store(true, Ordering::SeqCst);
-    if HELD.load(Ordering::SeqCst) != 0 || (irq::live() && !RING3_IF.load(Ordering::SeqCst)) {
+    if any_held() || (irq::live() && !RING3_IF.load(Ordering::SeqCst)) {
         call(Call::Deliver, 0, 0, 0);
     }
 }
@@ -178,6 +180,7 @@ pub(crate) fn enable() {
 /// `irq::wait_for_interrupt` at ring 3: halts at ring 0 until an interrupt has been
 /// handled (a held one counts); returns with the virtual flag clear, as it was.
 pub(crate) fn wait_for_interrupt() {
+    VIRTUAL_IF.store(false, Ordering::SeqCst);
     call(Call::Halt, 0, 0, 0);
 }
 
@@ -318,6 +321,7 @@ pub(super) fn handle_call(frame: &mut TrapFrame) {
         }
         Call::TimePit => frame.rax = super::clock::pit_hz_for_ring3(),
         Call::Leave => {
+            deliver_held();
             frame.cs = u64::from(gdt::KERNEL_CODE);
             frame.ss = u64::from(gdt::KERNEL_DATA);
             if VIRTUAL_IF.load(Ordering::SeqCst) {
@@ -337,26 +341,36 @@ pub(super) fn hold(frame: &mut TrapFrame) -> bool {
     if VIRTUAL_IF.load(Ordering::SeqCst) {
         return false;
     }
-    HELD.store(frame.vector as u32 + 1, Ordering::SeqCst);
+    let vector = frame.vector as usize;
+    HELD[vector / 64].fetch_or(1 << (vector % 64), Ordering::SeqCst);
     frame.rflags &= !RFLAGS_IF;
     RING3_IF.store(false, Ordering::SeqCst);
     true
 }
 
-/// Runs the held interrupt's handler, if there is one.
+fn any_held() -> bool {
+    HELD.iter().any(|word| word.load(Ordering::SeqCst) != 0)
+}
+
+/// Runs the held interrupts' handlers, highest vector first (the local APIC's order);
+/// false if none was held.
 fn deliver_held() -> bool {
-    match HELD.swap(0, Ordering::SeqCst) {
-        0 => false,
-        v => {
-            irq::dispatch((v - 1) as u8);
-            true
+    let mut delivered = false;
+    for (index, word) in HELD.iter().enumerate().rev() {
+        let mut bits = word.swap(0, Ordering::SeqCst);
+        while bits != 0 {
+            let bit = 63 - bits.leading_zeros() as usize;
+            bits &= !(1 << bit);
+            irq::dispatch((index * 64 + bit) as u8);
+            delivered = true;
         }
     }
+    delivered
 }
 
 /// Ring 3 resumes with the hardware flag on once interrupts are live, unless one is held.
 fn set_hardware_if(frame: &mut TrapFrame) {
-    let on = irq::live() && HELD.load(Ordering::SeqCst) == 0;
+    let on = irq::live() && !any_held();
     if on {
         frame.rflags |= RFLAGS_IF;
     } else {
