@@ -49,12 +49,13 @@ else
 fi
 
 # Where /dev/kvm is kvm_pvm the kernel runs its tasks at ring 3 (docs/pvm.md): the trap,
-# fault, interrupt, timer and scheduler tests run a second time, under KVM (tests that mean
-# something only under TCG say "skipped under KVM" and pass).
+# fault, interrupt (blk: device interrupts and the wake path), timer and scheduler tests run
+# a second time, under KVM (tests that mean something only under TCG say "skipped under
+# KVM" and pass).
 if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ -d /sys/module/kvm_pvm ]; then
-    step "trap, fault, timer and scheduler tests again under KVM (kvm_pvm: tasks at ring 3)"
+    step "trap, fault, interrupt, timer and scheduler tests again under KVM (kvm_pvm: tasks at ring 3)"
     UK_TEST_ACCEL=kvm cargo test --quiet -p tests --test faults --test sched --test clock \
-        --test boot -- "$@" 2>&1 | tee "$pvm_log" || status=1
+        --test boot --test blk -- "$@" 2>&1 | tee "$pvm_log" || status=1
 fi
 
 # One closing line for the whole run. Tests ignored in the main runs and then run above

@@ -90,6 +90,11 @@ fn the_same_disk_through_pci_on_q35_qboot_bios_and_uefi() {
         .go();
     assert_status(&out, 0);
     assert_console(&out, "verified 8388608 bytes of seed 5's pattern on vda");
+    if tests::skip_under_kvm(
+        "disk images keep ring 0 under kvm_pvm (emulated), and OVMF fails there",
+    ) {
+        return;
+    }
     for format in [Format::Bios, Format::Uefi] {
         let out = Run::with_format("blkcheck", format)
             .disk(&img)
